@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `cw-bench`: measured performance, as a table on stdout and a JSON file.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cw-bench",
+        abstract: "cache-warmer benchmarks: each prints a table and writes JSON.",
+        subcommands: [DecodeBenchmark.self]
+    )
+}

@@ -1,0 +1,51 @@
+# cache-warmer: the README's two commands (`make demo`, `make test`) and their parts.
+SHELL := /bin/bash
+STACK := deploy/local/stack.sh
+SWIFT_BUILD_FLAGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_SCRATCH := .build-fuzz
+
+.PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures
+
+## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo.
+demo: stack-up build
+	@eval "$$($(STACK) env)" && .build/debug/cache-warmer check
+	@echo
+	@echo "Local stack settings (eval \"\$$($(STACK) env)\" to load them):"
+	@$(STACK) env
+
+## Runs every test against the real local stack, then a CI-sized fuzz run of the decoder.
+test: stack-up unit-and-integration fuzz
+
+stack-up:
+	@$(STACK) up
+
+stack-down:
+	@$(STACK) down
+
+build:
+	swift build $(SWIFT_BUILD_FLAGS)
+
+unit-and-integration: build
+	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS)
+
+## libFuzzer on the pgoutput decoder, seeded with the captured fixtures (FUZZ_SECONDS, default 60).
+fuzz: fuzz-build
+	rm -rf $(FUZZ_SCRATCH)/corpus && Fuzz/seed-corpus.sh $(FUZZ_SCRATCH)/corpus
+	mkdir -p $(FUZZ_SCRATCH)/artifacts
+	$(FUZZ_SCRATCH)/debug/PGOutputFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_SCRATCH)/artifacts/ $(FUZZ_SCRATCH)/corpus
+
+fuzz-build:
+	CW_FUZZ=1 swift build --scratch-path $(FUZZ_SCRATCH) --product PGOutputFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+
+## Benchmarks (release build): each prints a table and writes JSON under bench-results/.
+bench: bench-decode
+
+bench-decode:
+	swift build -c release --product cw-bench
+	.build/release/cw-bench decode
+
+## Regenerates the pgoutput fixtures from a throwaway PostgreSQL 15 cluster.
+fixtures:
+	Scripts/capture-pgoutput-fixtures.sh

@@ -1,0 +1,135 @@
+// swift-tools-version:6.1
+import PackageDescription
+import class Foundation.ProcessInfo
+
+/// The libFuzzer target is only part of the package when `CW_FUZZ=1`: it needs
+/// `-sanitize=fuzzer` to link (libFuzzer supplies `main`), which a plain `swift build` lacks.
+let fuzzing = ProcessInfo.processInfo.environment["CW_FUZZ"] == "1"
+
+let strictSwift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+var targets: [Target] = [
+    // C libraries, one system library target each.
+    .systemLibrary(
+        name: "CLibPQ",
+        pkgConfig: "libpq",
+        providers: [.apt(["libpq-dev"])]
+    ),
+    .systemLibrary(
+        name: "CHiredis",
+        pkgConfig: "hiredis",
+        providers: [.apt(["libhiredis-dev"])]
+    ),
+
+    // Pure protocol decoder: LSNs, replication (CopyData) messages, pgoutput messages. No I/O.
+    .target(
+        name: "PGOutput",
+        dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: strictSwift6
+    ),
+    // libpq connection, slot/publication setup, the replication stream with feedback.
+    .target(
+        name: "PostgresReplication",
+        dependencies: [
+            "CLibPQ", "PGOutput",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    // Reads the captured pgoutput fixture files (tests, benchmark, fuzz seeds).
+    .target(
+        name: "PGOutputFixtures",
+        dependencies: ["PGOutput", .product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: strictSwift6
+    ),
+    // hiredis-based Redis client.
+    .target(
+        name: "RedisCache",
+        dependencies: [
+            "CHiredis",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    // Keys, versions and scripts shared by the worker and the readers.
+    .target(
+        name: "CacheContract",
+        dependencies: ["PGOutput"],
+        swiftSettings: strictSwift6
+    ),
+    // The worker: configuration, change -> cache operations, apply loop.
+    .target(
+        name: "CacheWarmer",
+        dependencies: [
+            "PGOutput", "PostgresReplication", "RedisCache", "CacheContract",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    // The read-path library embedded in services.
+    .target(
+        name: "CacheReads",
+        dependencies: ["RedisCache", "CacheContract"],
+        swiftSettings: strictSwift6
+    ),
+    .executableTarget(
+        name: "cache-warmer",
+        dependencies: [
+            "CacheWarmer", "CacheReads", "PGOutput", "PostgresReplication", "RedisCache",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    // Benchmarks: prints a table and writes JSON (`cw-bench --help`).
+    .executableTarget(
+        name: "cw-bench",
+        dependencies: [
+            "PGOutput", "PGOutputFixtures",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "Benchmarks/cw-bench",
+        swiftSettings: strictSwift6
+    ),
+
+    .testTarget(
+        name: "PGOutputTests",
+        dependencies: ["PGOutput", "PGOutputFixtures", .product(name: "NIOCore", package: "swift-nio")],
+        exclude: ["Fixtures"],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
+        name: "StackIntegrationTests",
+        dependencies: ["PostgresReplication", "RedisCache"],
+        swiftSettings: strictSwift6
+    ),
+]
+
+if fuzzing {
+    targets += [
+        .systemLibrary(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
+        .executableTarget(
+            name: "PGOutputFuzz",
+            dependencies: ["PGOutput", "CFuzzerDriver", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/PGOutputFuzz",
+            swiftSettings: strictSwift6
+        ),
+    ]
+}
+
+let package = Package(
+    name: "cache-warmer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cache-warmer", targets: ["cache-warmer"]),
+        .library(name: "PGOutput", targets: ["PGOutput"]),
+        .library(name: "CacheReads", targets: ["CacheReads"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: targets
+)

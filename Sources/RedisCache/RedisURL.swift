@@ -1,0 +1,56 @@
+import struct Foundation.URLComponents
+
+/// A parsed `redis://[user[:password]@]host[:port][/db]` address (`rediss://` for TLS).
+/// Its ``description`` never shows the password.
+public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
+    /// The server's host name or address.
+    public var host: String
+    /// The server's port (default 6379).
+    public var port: Int
+    /// The ACL user name, if any (`AUTH user password`).
+    public var user: String?
+    /// The password, if any.
+    public var password: String?
+    /// The database number selected after connecting (default 0).
+    public var database: Int
+    /// True for `rediss://` (TLS).
+    public var tls: Bool
+
+    /// Parses `text`; throws ``RedisError`` with the redacted URL when it is not a Redis URL.
+    public init(_ text: String) throws(RedisError) {
+        guard let components = URLComponents(string: text),
+            let scheme = components.scheme, scheme == "redis" || scheme == "rediss",
+            let host = components.host, !host.isEmpty
+        else {
+            throw RedisError(code: .invalidURL, message: "not a redis:// or rediss:// URL: \(RedisURL.redact(text))")
+        }
+        self.host = host
+        self.port = components.port ?? 6379
+        self.user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding ?? $0 }
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.tls = scheme == "rediss"
+        let path = components.path.drop(while: { $0 == "/" })
+        if path.isEmpty {
+            self.database = 0
+        } else if let database = Int(path), database >= 0 {
+            self.database = database
+        } else {
+            throw RedisError(code: .invalidURL, message: "database number '\(path)' is not a non-negative integer in \(RedisURL.redact(text))")
+        }
+    }
+
+    public var description: String {
+        var text = tls ? "rediss://" : "redis://"
+        if let user { text += user }
+        if password != nil { text += ":***" }
+        if user != nil || password != nil { text += "@" }
+        return text + "\(host):\(port)/\(database)"
+    }
+
+    /// Replaces the password of a URL-shaped string with `***` (for logs and errors).
+    public static func redact(_ text: String) -> String {
+        guard var components = URLComponents(string: text), components.password != nil else { return text }
+        components.password = "***"
+        return components.string ?? "<unparsable URL>"
+    }
+}

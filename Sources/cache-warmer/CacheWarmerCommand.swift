@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `cache-warmer` command line: parses arguments and hands off to the library modules.
+@main
+struct CacheWarmerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache-warmer",
+        abstract: "Keeps Redis fresh from a Postgres logical replication slot.",
+        subcommands: [CheckCommand.self]
+    )
+}
