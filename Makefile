@@ -33,11 +33,11 @@ unit-and-integration: build
 fuzz: fuzz-build
 	rm -rf $(FUZZ_SCRATCH)/corpus && Fuzz/seed-corpus.sh $(FUZZ_SCRATCH)/corpus
 	mkdir -p $(FUZZ_SCRATCH)/artifacts
-	$(FUZZ_SCRATCH)/debug/PGOutputFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	$(FUZZ_SCRATCH)/release/PGOutputFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_SCRATCH)/artifacts/ $(FUZZ_SCRATCH)/corpus
 
 fuzz-build:
-	CW_FUZZ=1 swift build --scratch-path $(FUZZ_SCRATCH) --product PGOutputFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+	CW_FUZZ=1 swift build -c release --scratch-path $(FUZZ_SCRATCH) --product PGOutputFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 
 ## Benchmarks (release build): each prints a table and writes JSON under bench-results/.
 bench: bench-decode

@@ -99,9 +99,21 @@ var targets: [Target] = [
         exclude: ["Fixtures"],
         swiftSettings: strictSwift6
     ),
+    // Shared by the integration tests: the local stack's settings and helpers.
+    .target(
+        name: "TestSupport",
+        dependencies: ["PostgresReplication"],
+        path: "Tests/TestSupport",
+        swiftSettings: strictSwift6
+    ),
     .testTarget(
         name: "StackIntegrationTests",
-        dependencies: ["PostgresReplication", "RedisCache"],
+        dependencies: ["PostgresReplication", "RedisCache", "TestSupport"],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
+        name: "PostgresReplicationTests",
+        dependencies: ["PostgresReplication", "PGOutput", "TestSupport", .product(name: "Logging", package: "swift-log")],
         swiftSettings: strictSwift6
     ),
 ]
@@ -120,7 +132,7 @@ if fuzzing {
 
 let package = Package(
     name: "cache-warmer",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cache-warmer", targets: ["cache-warmer"]),
         .library(name: "PGOutput", targets: ["PGOutput"]),

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresReplication
 import RedisCache
+import TestSupport
 import Testing
 
 /// Proves the local stack is real: a logical-WAL primary, a streaming standby that sees the

@@ -48,6 +48,8 @@ usage: deploy/local/stack.sh <command>
   env                print 'export ...' lines; use: eval "\$(deploy/local/stack.sh env)"
   psql [writer|reader] [psql args...]   psql as $DB_USER
   logs [-f]          show (and with -f, or on a terminal, follow) the logs
+  stop COMPONENT     stop primary, replica or redis alone (fault tests; 'up' starts it again)
+  restart COMPONENT  restart primary, replica or redis alone
 EOF
 }
 
@@ -520,6 +522,44 @@ pg_stop() { # name data
     fi
 }
 
+stop_redis() {
+    local pid
+    pid="$(redis_pid)"
+    [[ -z "$pid" ]] && return 0
+    log "stopping redis (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 10 || { warn "redis (pid $pid) did not stop; sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
+    rm -f "$REDIS_PID"
+}
+
+pg_restart() { # name data log
+    local name="$1" data="$2" logf="$3"
+    [[ -n "$(pg_pid "$data")" ]] || die "$name is not running (start it with: deploy/local/stack.sh up)"
+    log "restarting $name"
+    if ! as_user "$PG_BIN/pg_ctl" restart -D "$data" -l "$logf" -m fast -w -t "$TIMEOUT" -s </dev/null >/dev/null 2>&1; then
+        warn "$name failed to restart within ${TIMEOUT}s; see $logf"
+        show_log_tail "$logf"
+        exit 1
+    fi
+}
+
+# stop/restart one component, for fault tests: the others keep running.
+cmd_component() { # stop|restart component
+    local action="$1" component="${2:-}"
+    [[ -d "$STACK_DIR" ]] || die "no stack in $STACK_DIR (run: deploy/local/stack.sh up)"
+    exec 9>"$STACK_DIR/.lock"
+    flock -w 60 9 || die "another stack.sh command is running (lock $STACK_DIR/.lock)"
+    case "$action:$component" in
+        stop:primary)    pg_stop primary "$PRIMARY_DATA" ;;
+        stop:replica)    pg_stop replica "$REPLICA_DATA" ;;
+        stop:redis)      stop_redis ;;
+        restart:primary) pg_restart primary "$PRIMARY_DATA" "$PRIMARY_LOG" ;;
+        restart:replica) pg_restart replica "$REPLICA_DATA" "$REPLICA_LOG" ;;
+        restart:redis)   stop_redis; exec 9>&-; start_redis ;;
+        *) die "usage: deploy/local/stack.sh $action primary|replica|redis" ;;
+    esac
+}
+
 cmd_down() {
     local purge=0
     for a in "$@"; do
@@ -535,14 +575,7 @@ cmd_down() {
     # replica first, so the primary's walsender does not wait on it
     pg_stop replica "$REPLICA_DATA"
     pg_stop primary "$PRIMARY_DATA"
-    local pid
-    pid="$(redis_pid)"
-    if [[ -n "$pid" ]]; then
-        log "stopping redis (pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        wait_gone "$pid" 10 || { warn "redis (pid $pid) did not stop; sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
-        rm -f "$REDIS_PID"
-    fi
+    stop_redis
     if (( purge )); then
         log "purging $STACK_DIR"
         # remove only what this script creates (STACK_DIR may be user-provided)
@@ -603,6 +636,7 @@ cmd_env() {
     emit STACK_REDIS_PORT "$REDIS_PORT"
     emit STACK_PG_PRIMARY_DATA "$PRIMARY_DATA"
     emit STACK_PG_REPLICA_DATA "$REPLICA_DATA"
+    emit STACK_SCRIPT "$SCRIPT_DIR/stack.sh"
 }
 
 cmd_psql() {
@@ -639,6 +673,7 @@ case "$cmd" in
     env)     cmd_env ;;
     psql)    cmd_psql "$@" ;;
     logs)    cmd_logs "$@" ;;
+    stop|restart) cmd_component "$cmd" "$@" ;;
     -h|--help|help) usage ;;
     *) usage; exit 2 ;;
 esac

@@ -1,0 +1,115 @@
+import Dispatch
+import Synchronization
+
+/// A bounded hand-off from the stream's reader thread to an async consumer. The producer blocks
+/// (with a timeout, so it can keep the connection alive) while the queue is full: a slow consumer
+/// stops the socket from being read, and memory stays bounded.
+final class EventQueue: Sendable {
+    private struct State {
+        var buffer: [ReplicationEvent] = []
+        var waitingConsumer: CheckedContinuation<[ReplicationEvent]?, any Error>?
+        var producerWaiting = false
+        var finished = false
+        var failure: (any Error)?
+    }
+
+    private let state = Mutex(State())
+    private let space = DispatchSemaphore(value: 0)
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Adds events unless the queue is full; returns false when full (call ``waitForSpace(timeout:)``).
+    /// The buffer may pass ``capacity`` by one batch.
+    func tryPush(_ events: [ReplicationEvent]) -> Bool {
+        enum Outcome {
+            case handOff(CheckedContinuation<[ReplicationEvent]?, any Error>)
+            case queued
+            case full
+        }
+        let outcome: Outcome = state.withLock { state in
+            if let consumer = state.waitingConsumer {
+                state.waitingConsumer = nil
+                return .handOff(consumer)
+            }
+            guard state.buffer.count < capacity else {
+                state.producerWaiting = true
+                return .full
+            }
+            state.buffer.append(contentsOf: events)
+            return .queued
+        }
+        switch outcome {
+        case .handOff(let consumer):
+            consumer.resume(returning: events)
+            return true
+        case .queued:
+            return true
+        case .full:
+            return false
+        }
+    }
+
+    /// Blocks the producer thread until the consumer takes events or `timeout` seconds pass.
+    func waitForSpace(timeout: Double) {
+        _ = space.wait(timeout: .now() + timeout)
+    }
+
+    /// True when the consumer has taken everything.
+    var isEmpty: Bool {
+        state.withLock { $0.buffer.isEmpty }
+    }
+
+    /// Ends the sequence after the buffered events; with an error, the consumer gets it after them.
+    func finish(throwing error: (any Error)? = nil) {
+        let consumer: CheckedContinuation<[ReplicationEvent]?, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            state.finished = true
+            state.failure = error
+            defer { state.waitingConsumer = nil }
+            return state.buffer.isEmpty ? state.waitingConsumer : nil
+        }
+        if let consumer {
+            if let error { consumer.resume(throwing: error) } else { consumer.resume(returning: nil) }
+        }
+        space.signal()
+    }
+
+    /// The next batch of events, nil at the end; suspends while the queue is empty.
+    func next() async throws -> [ReplicationEvent]? {
+        try await withCheckedThrowingContinuation { continuation in
+            enum Outcome {
+                case events([ReplicationEvent], wakeProducer: Bool)
+                case end((any Error)?)
+                case wait
+            }
+            let outcome: Outcome = state.withLock { state in
+                if !state.buffer.isEmpty {
+                    let events = state.buffer
+                    state.buffer.removeAll(keepingCapacity: true)
+                    let wake = state.producerWaiting
+                    state.producerWaiting = false
+                    return .events(events, wakeProducer: wake)
+                }
+                if state.finished {
+                    let failure = state.failure
+                    state.failure = nil
+                    return .end(failure)
+                }
+                state.waitingConsumer = continuation
+                return .wait
+            }
+            switch outcome {
+            case .events(let events, let wake):
+                if wake { space.signal() }
+                continuation.resume(returning: events)
+            case .end(let failure):
+                if let failure { continuation.resume(throwing: failure) } else { continuation.resume(returning: nil) }
+            case .wait:
+                break
+            }
+        }
+    }
+}

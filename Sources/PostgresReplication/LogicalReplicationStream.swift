@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import PGOutput
+import Synchronization
+
+/// A logical replication slot read through libpq as an async sequence of decoded events.
+///
+/// A dedicated thread owns the connection (blocking libpq never runs on the cooperative pool),
+/// decodes messages, answers keepalives, sends standby status updates every
+/// ``ReplicationOptions/statusInterval`` reporting only what ``confirm(_:)`` was told was
+/// applied, reconnects with backoff, and stops reading the socket while the consumer is behind.
+public final class LogicalReplicationStream: AsyncSequence, Sendable {
+    public typealias Element = ReplicationEvent
+
+    struct Control {
+        var confirmed: LSN = .zero
+        var reportedFlush: LSN = .zero
+        var stopRequested = false
+        var running = true
+        var waitingForEnd: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let queue: EventQueue
+    let control = Mutex(Control())
+    /// Where the stream reads (password redacted in its description).
+    public let target: ConnectionString
+    /// The options it was started with.
+    public let options: ReplicationOptions
+
+    /// Validates the options and starts streaming on a dedicated thread. Connection and slot
+    /// errors arrive through the sequence.
+    public init(target: ConnectionString, options: ReplicationOptions, logger: Logger) throws(ReplicationError) {
+        try options.validate()
+        self.target = target
+        self.options = options
+        self.queue = EventQueue(capacity: options.queueCapacity)
+        let session = ReplicationSession(target: target, options: options, logger: logger, queue: queue, stream: self)
+        let thread = Thread { session.run() }
+        thread.name = "replication-\(options.slot)"
+        thread.start()
+    }
+
+    /// Records that every change up to `lsn` (a commit's end LSN) is applied; the next status
+    /// update reports it as flushed, letting the slot release WAL. Positions only move forward.
+    public func confirm(_ lsn: LSN) {
+        control.withLock { $0.confirmed = Swift.max($0.confirmed, lsn) }
+    }
+
+    /// The highest position confirmed by the consumer.
+    public var confirmed: LSN {
+        control.withLock { $0.confirmed }
+    }
+
+    /// The flush position last reported to the server.
+    public var reportedFlush: LSN {
+        control.withLock { $0.reportedFlush }
+    }
+
+    /// Stops streaming: sends a final status update with the confirmed position, ends the
+    /// replication connection, and returns once the stream's thread is done.
+    public func stop() async {
+        await withCheckedContinuation { continuation in
+            let done = control.withLock { control -> Bool in
+                control.stopRequested = true
+                guard control.running else { return true }
+                control.waitingForEnd.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Called by the session thread when it ends.
+    func sessionEnded() {
+        let waiters = control.withLock { control -> [CheckedContinuation<Void, Never>] in
+            control.running = false
+            defer { control.waitingForEnd = [] }
+            return control.waitingForEnd
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    var stopRequested: Bool {
+        control.withLock { $0.stopRequested }
+    }
+
+    /// Iterates the events; throws the error that ended the stream, if any.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let queue: EventQueue
+        var pending: [ReplicationEvent] = []
+        var index = 0
+
+        public mutating func next() async throws -> ReplicationEvent? {
+            if index == pending.count {
+                guard let batch = try await queue.next() else { return nil }
+                pending = batch
+                index = 0
+                if pending.isEmpty { return try await next() }
+            }
+            defer { index += 1 }
+            return pending[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(queue: queue)
+    }
+}

@@ -1,0 +1,70 @@
+import PGOutput
+
+/// How to stream a slot. Every property has a default that suits the worker.
+public struct ReplicationOptions: Hashable, Sendable {
+    /// The logical slot to read.
+    public var slot: String
+    /// The publications whose tables are streamed.
+    public var publications: [String]
+    /// `proto_version` (1...4); 1 works on every supported server.
+    public var protocolVersion: Int = 1
+    /// Stream large in-progress transactions (`streaming 'on'`, protocol 2+).
+    public var streaming: Bool = false
+    /// Include logical decoding messages (`messages 'true'`). A consumer that enables them must
+    /// ``LogicalReplicationStream/confirm(_:)`` non-transactional messages' LSNs too.
+    public var messages: Bool = false
+    /// Where to start; nil resumes at the slot's confirmed position. A start older than that
+    /// position fails with ``ReplicationError/Code-swift.enum/startBeforeSlotPosition``.
+    public var startLSN: LSN?
+    /// Stop cleanly after the commit whose end LSN reaches this position (inclusive), or once
+    /// the server's WAL end passes it with no transaction open.
+    public var endLSN: LSN?
+    /// Report confirmed positions to the server (false: replay without consuming the slot).
+    public var acknowledge: Bool = true
+    /// Seconds between standby status updates, independent of message flow (default 10).
+    public var statusInterval: Double = 10
+    /// Reconnect policy after a lost connection or while another consumer holds the slot.
+    public var backoff = Backoff()
+    /// Events buffered ahead of the consumer before the socket is no longer read (back-pressure).
+    public var queueCapacity: Int = 8192
+    /// libpq `connect_timeout` in seconds.
+    public var connectTimeout: Int = 10
+    /// Session settings for the walsender, which formats pgoutput's text values with them.
+    public var sessionSettings: [String: String] = ReplicationOptions.canonicalSessionSettings
+
+    /// The settings under which pgoutput's text values match the cache's canonical formats.
+    public static let canonicalSessionSettings = ["TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1"]
+
+    /// Options for `slot` and `publications`, defaults elsewhere.
+    public init(slot: String, publications: [String]) {
+        self.slot = slot
+        self.publications = publications
+    }
+
+    /// The `START_REPLICATION` command for a start position.
+    func startCommand(from start: LSN) -> String {
+        var options = [
+            "proto_version '\(protocolVersion)'",
+            "publication_names '\(publications.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: ",").replacingOccurrences(of: "'", with: "''"))'",
+        ]
+        if messages { options.append("messages 'true'") }
+        if streaming { options.append("streaming 'on'") }
+        let quotedSlot = "\"" + slot.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return "START_REPLICATION SLOT \(quotedSlot) LOGICAL \(start) (\(options.joined(separator: ", ")))"
+    }
+
+    func validate() throws(ReplicationError) {
+        guard (1...4).contains(protocolVersion) else {
+            throw ReplicationError(code: .invalidConfiguration, message: "proto_version \(protocolVersion) is not in 1...4")
+        }
+        guard !streaming || protocolVersion >= 2 else {
+            throw ReplicationError(code: .invalidConfiguration, message: "streaming needs proto_version 2 or later")
+        }
+        guard !publications.isEmpty, !slot.isEmpty else {
+            throw ReplicationError(code: .invalidConfiguration, message: "a slot and at least one publication are needed")
+        }
+        guard statusInterval > 0, queueCapacity > 0 else {
+            throw ReplicationError(code: .invalidConfiguration, message: "statusInterval and queueCapacity must be positive")
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import PGOutput
+
+/// The system identity a walsender reports (`IDENTIFY_SYSTEM`).
+public struct SystemIdentity: Hashable, Sendable {
+    /// The cluster's unique system identifier.
+    public var systemID: String
+    /// The current timeline.
+    public var timeline: Int
+    /// The current WAL flush position.
+    public var walPosition: LSN
+    /// The database connected to.
+    public var database: String?
+}
+
+/// Slot and publication management, run on a (replication or regular) connection to the writer.
+extension PostgresConnection {
+    /// `IDENTIFY_SYSTEM` (replication connections only).
+    public func identifySystem() throws(PostgresError) -> SystemIdentity {
+        let result = try execute("IDENTIFY_SYSTEM")
+        guard let id = result.value("systemid"), let timeline = result.value("timeline").flatMap({ Int($0) }),
+            let position = result.value("xlogpos").flatMap({ LSN($0) })
+        else {
+            throw PostgresError(code: .unexpectedResponse, message: "\(target): IDENTIFY_SYSTEM answered \(result.rows)")
+        }
+        return SystemIdentity(systemID: id, timeline: timeline, walPosition: position, database: result.value("dbname"))
+    }
+
+    /// Fails with a message saying what to change unless `wal_level = logical`.
+    public func requireLogicalWAL() throws(ReplicationError) {
+        let level: String?
+        do {
+            level = try execute("SHOW wal_level").scalar
+        } catch {
+            throw ReplicationError(code: .connection, message: error.message, postgres: error)
+        }
+        guard level == "logical" else {
+            throw ReplicationError(
+                code: .walLevelNotLogical,
+                message: "\(target): wal_level is '\(level ?? "?")', logical decoding needs 'logical': "
+                    + "ALTER SYSTEM SET wal_level = logical and restart the server "
+                    + "(on Amazon RDS/Aurora set the parameter rds.logical_replication = 1 in the DB parameter group and reboot)")
+        }
+    }
+
+    /// The state of slot `name`, or nil when it does not exist.
+    public func slotState(_ name: String) throws(PostgresError) -> SlotState? {
+        let result = try execute(
+            """
+            SELECT slot_name, plugin, slot_type, database, confirmed_flush_lsn, restart_lsn, wal_status, active_pid
+            FROM pg_replication_slots WHERE slot_name = \(Self.literal(name))
+            """)
+        guard !result.rows.isEmpty else { return nil }
+        return SlotState(
+            name: name, plugin: result.value("plugin"), slotType: result.value("slot_type") ?? "",
+            database: result.value("database"), confirmedFlushLSN: result.value("confirmed_flush_lsn").flatMap { LSN($0) },
+            restartLSN: result.value("restart_lsn").flatMap { LSN($0) }, walStatus: result.value("wal_status"),
+            activePID: result.value("active_pid").flatMap { Int($0) })
+    }
+
+    /// Creates logical slot `name` with `pgoutput` unless it exists; returns its state and whether it was created.
+    @discardableResult
+    public func createSlotIfMissing(_ name: String) throws(PostgresError) -> (state: SlotState, created: Bool) {
+        if let state = try slotState(name) { return (state, false) }
+        try execute("SELECT pg_create_logical_replication_slot(\(Self.literal(name)), 'pgoutput')")
+        guard let state = try slotState(name) else {
+            throw PostgresError(code: .unexpectedResponse, message: "\(target): slot \(name) vanished right after its creation")
+        }
+        return (state, true)
+    }
+
+    /// Drops slot `name` if it exists; returns whether it existed.
+    @discardableResult
+    public func dropSlotIfExists(_ name: String) throws(PostgresError) -> Bool {
+        guard try slotState(name) != nil else { return false }
+        try execute("SELECT pg_drop_replication_slot(\(Self.literal(name)))")
+        return true
+    }
+
+    /// Makes publication `name` cover `tables` (`schema.table`, quoted or not): creates it when
+    /// `create` is true and it is missing; otherwise fails naming what is missing.
+    public func ensurePublication(_ name: String, tables: [String], create: Bool) throws(ReplicationError) {
+        do {
+            let exists = try execute("SELECT 1 FROM pg_publication WHERE pubname = \(Self.literal(name))").rows.count == 1
+            if !exists {
+                guard create else {
+                    throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name) does not exist (run `cache-warmer setup`, or CREATE PUBLICATION \(name) FOR TABLE \(tables.joined(separator: ", ")))")
+                }
+                try execute("CREATE PUBLICATION \(Self.identifier(name)) FOR TABLE \(tables.joined(separator: ", "))")
+                return
+            }
+            var missing: [String] = []
+            for table in tables {
+                let covered = try execute(
+                    """
+                    SELECT 1 FROM pg_publication_tables
+                    WHERE pubname = \(Self.literal(name)) AND format('%I.%I', schemaname, tablename)::regclass = \(Self.literal(table))::regclass
+                    """)
+                if covered.rows.isEmpty { missing.append(table) }
+            }
+            guard missing.isEmpty else {
+                if create {
+                    try execute("ALTER PUBLICATION \(Self.identifier(name)) ADD TABLE \(missing.joined(separator: ", "))")
+                    return
+                }
+                throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name) does not cover \(missing.joined(separator: ", ")) (ALTER PUBLICATION \(name) ADD TABLE \(missing.joined(separator: ", ")))")
+            }
+        } catch let error as ReplicationError {
+            throw error
+        } catch let error as PostgresError {
+            throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name): \(error.message)", postgres: error)
+        } catch {
+            throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name): \(error)")
+        }
+    }
+
+    /// A SQL string literal.
+    static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// A quoted SQL identifier.
+    static func identifier(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

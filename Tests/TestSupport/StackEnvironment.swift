@@ -1,0 +1,91 @@
+import Foundation
+import PostgresReplication
+
+/// The local stack's settings, read from the environment that `deploy/local/stack.sh env` prints.
+/// A missing variable fails the test (a thrown error naming the command to run), never skips it.
+public enum StackEnvironment {
+    /// The value of `name`; throws an error naming the command that sets it when missing.
+    public static func require(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw MissingEnvironment(name: name)
+        }
+        return value
+    }
+
+    /// The writer's connection string.
+    public static func writer() throws -> ConnectionString {
+        ConnectionString(try require("DB_WRITER_URL"))
+    }
+
+    /// The reader's connection string.
+    public static func reader() throws -> ConnectionString {
+        ConnectionString(try require("DB_READER_URL"))
+    }
+
+    /// A new connection to the writer.
+    public static func writerConnection() throws -> PostgresConnection {
+        try PostgresConnection(try writer())
+    }
+
+    /// A name unique to this test run, for slots, tables and key prefixes.
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs `deploy/local/stack.sh` with `arguments` (e.g. `restart primary`); returns its exit status.
+    @discardableResult
+    public static func stack(_ arguments: String...) throws -> Int32 {
+        try run([try require("STACK_SCRIPT")] + arguments)
+    }
+
+    /// Runs a program with `posix_spawn` and waits for it with `waitpid` (Foundation's `Process`
+    /// can miss the child's exit inside the test runner); returns its exit status.
+    @discardableResult
+    public static func run(_ arguments: [String]) throws -> Int32 {
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        // The child's output goes to /dev/null: a server it starts must not hold the test runner's pipes.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for descriptor: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard spawned == 0 else { throw SpawnError(program: arguments[0], code: spawned) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return (status >> 8) & 0xFF
+    }
+
+    /// A program could not be started.
+    public struct SpawnError: Error, CustomStringConvertible {
+        /// The program's path.
+        public var program: String
+        /// The `posix_spawn` error number.
+        public var code: Int32
+
+        public var description: String { "cannot start \(program): \(String(cString: strerror(code)))" }
+    }
+
+    /// A stack setting is missing from the environment.
+    public struct MissingEnvironment: Error, CustomStringConvertible {
+        /// The variable's name.
+        public var name: String
+
+        public var description: String {
+            "\(name) is not set: start the local stack and load its settings with `deploy/local/stack.sh up && eval \"$(deploy/local/stack.sh env)\"` (or run `make test`)"
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
+public func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try condition()
+}
