@@ -4,9 +4,9 @@ import PostgresReplication
 import TestSupport
 import Testing
 
-/// Restarts the local primary: run on its own (`swift test --filter PrimaryRestartTests`), since
+/// Restarts the local primary: run on its own (`make test` runs suites named `*FaultTests` after the others), since
 /// every other test using the primary would see the restart too.
-@Suite(.serialized) struct PrimaryRestartTests {
+@Suite(.serialized) struct PrimaryRestartFaultTests {
     @Test func theStreamResumesAfterThePrimaryRestarts() async throws {
         let harness = try StreamHarness()
         let stream = try harness.stream()
