@@ -85,8 +85,9 @@ var targets: [Target] = [
     .executableTarget(
         name: "cw-bench",
         dependencies: [
-            "PGOutput", "PGOutputFixtures",
+            "PGOutput", "PGOutputFixtures", "PostgresReplication",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "Benchmarks/cw-bench",

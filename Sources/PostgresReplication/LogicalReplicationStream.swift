@@ -15,13 +15,14 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     struct Control {
         var confirmed: LSN = .zero
         var reportedFlush: LSN = .zero
-        var stopRequested = false
         var running = true
         var waitingForEnd: [CheckedContinuation<Void, Never>] = []
     }
 
     let queue: EventQueue
     let control = Mutex(Control())
+    /// Read on every message by the stream's thread, so kept apart from ``control``'s lock.
+    private let stopFlag = Atomic<Bool>(false)
     /// Where the stream reads (password redacted in its description).
     public let target: ConnectionString
     /// The options it was started with.
@@ -60,8 +61,8 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     /// replication connection, and returns once the stream's thread is done.
     public func stop() async {
         await withCheckedContinuation { continuation in
+            stopFlag.store(true, ordering: .releasing)
             let done = control.withLock { control -> Bool in
-                control.stopRequested = true
                 guard control.running else { return true }
                 control.waitingForEnd.append(continuation)
                 return false
@@ -81,7 +82,7 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     }
 
     var stopRequested: Bool {
-        control.withLock { $0.stopRequested }
+        stopFlag.load(ordering: .acquiring)
     }
 
     /// Iterates the events; throws the error that ended the stream, if any.

@@ -196,6 +196,9 @@ struct StreamLoop {
                     }
                 }
             case .wouldBlock:
+                // More data usually follows within a millisecond while the server is busy:
+                // keep filling the batch rather than waking the consumer for a few messages.
+                if !batch.isEmpty && connection.waitReadable(timeout: 0.001) { continue }
                 guard flushBatch() else { return try finish(.stopped) }
                 let remaining = Double(nextStatus - min(nextStatus, Self.now)) / 1e9
                 _ = connection.waitReadable(timeout: min(remaining, 0.25))
