@@ -174,9 +174,12 @@ struct StreamLoop {
                 switch try ReplicationMessage.decode(from: buffer) {
                 case .keepalive(let keepalive):
                     tracker.confirm(stream.confirmed)
-                    let moved = tracker.keepalive(walEnd: keepalive.walEnd)
-                    if keepalive.replyRequested || (moved && options.acknowledge) {
+                    if keepalive.replyRequested {
                         try sendStatus(replyRequested: false)
+                    }
+                    if let idle = tracker.keepalive(walEnd: keepalive.walEnd) {
+                        batch.append(.idle(walEnd: idle))
+                        guard flushBatch() else { return try finish(.stopped) }
                     }
                     if let end = options.endLSN, !tracker.inTransaction, keepalive.walEnd >= end {
                         return try finish(.endReached)

@@ -122,7 +122,11 @@ import Testing
         let dog = watchdog(stream)
         let consumer = Task {
             for try await event in stream {
-                if case .message(.commit(let commit), _, _) = event { stream.confirm(commit.endLSN) }
+                switch event {
+                case .message(.commit(let commit), _, _): stream.confirm(commit.endLSN)
+                case .idle(let walEnd): stream.confirm(walEnd)
+                default: break
+                }
             }
         }
         let before = try #require(try harness.slotState()?.confirmedFlushLSN)
