@@ -54,7 +54,7 @@ var targets: [Target] = [
     // Keys, versions and scripts shared by the worker and the readers.
     .target(
         name: "CacheContract",
-        dependencies: ["PGOutput"],
+        dependencies: ["PGOutput", "RedisCache"],
         swiftSettings: strictSwift6
     ),
     // The worker: configuration, change -> cache operations, apply loop.
@@ -97,6 +97,14 @@ var targets: [Target] = [
         name: "PGOutputTests",
         dependencies: ["PGOutput", "PGOutputFixtures", .product(name: "NIOCore", package: "swift-nio")],
         exclude: ["Fixtures"],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
+        name: "CacheContractTests",
+        dependencies: [
+            "CacheContract", "PGOutput", "RedisCache", "PostgresReplication",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ],
         swiftSettings: strictSwift6
     ),
     .testTarget(
