@@ -31,6 +31,14 @@ public struct CacheCommands: Hashable, Sendable {
             keys: [entry, keys.epoch], arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.tombstone)])
     }
 
+    /// Worker: for a change it cannot render (an unchanged TOAST or binary column, an
+    /// unverified type), replace the entry by a version marker without a value, if newer:
+    /// readers miss and refill, and fills older than the change are refused. Reply: ``WriteOutcome``.
+    public func invalidate(_ entry: String, lsn: LSN, epoch: Int64) -> RedisScriptCall {
+        CacheScripts.invalidateIfNewer.call(
+            keys: [entry, keys.epoch], arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.tombstone)])
+    }
+
     /// Reader: fill a row entry with data read at `lsn` (a lower bound of what it contains).
     /// Reply: ``FillOutcome``.
     public func fillRow(_ entry: String, row: String, lsn: LSN, epoch: Int64) -> RedisScriptCall {

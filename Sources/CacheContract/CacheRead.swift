@@ -12,6 +12,9 @@ public struct CacheRead: Hashable, Sendable {
         case value(String)
         /// A tombstone: the row was deleted at ``CacheRead/lsn``.
         case tombstone
+        /// A version marker without a value (the worker could not render the change at
+        /// ``CacheRead/lsn``): never valid; read the database and fill.
+        case invalidated
     }
 
     /// True when the entry belongs to the current epoch and its LSN >= ``maxFence``: a valid
@@ -49,6 +52,7 @@ public struct CacheRead: Hashable, Sendable {
             guard let payload = parts[4].text else { throw ScriptReply.unexpected(reply, "read") }
             state = .value(payload)
         case 2: state = .tombstone
+        case 3: state = .invalidated
         default: throw ScriptReply.unexpected(reply, "read")
         }
         self.init(

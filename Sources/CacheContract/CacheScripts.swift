@@ -9,7 +9,7 @@ public enum CacheScripts {
     /// LSNs are compared as two 32-bit halves with `tonumber(..., 16)`: exact in Lua's doubles
     /// and independent of the locale collation Lua's string `<` uses. Stored values that do not
     /// parse count as absent.
-    static let prelude = """
+    public static let prelude = """
         local function arg_lsn(s)
           if type(s) ~= 'string' or #s ~= 16 or string.find(s, '[^0-9A-F]') then
             error({err = 'ERR cache-contract: an LSN is 16 uppercase hex digits'})
@@ -74,6 +74,20 @@ public enum CacheScripts {
         if stored_not_older(KEYS[1], e, l) then return 0 end
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'lsn', l, 'deleted', '1', 'epoch', ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ttl)
+        return 1
+        """)
+
+    /// `invalidate-if-newer` — KEYS: entry, epoch key. ARGV: lsn, epoch, ttl ms. For a change
+    /// the worker cannot render: a version marker without a value, so readers miss and fills
+    /// older than the change are refused. Reply: 1 written, 0 refused (stored version >= this
+    /// one), -1 epoch is not current.
+    public static let invalidateIfNewer = RedisScript(name: "invalidate-if-newer", source: prelude + """
+        local l, e, ttl = arg_lsn(ARGV[1]), arg_epoch(ARGV[2]), arg_ttl(ARGV[3])
+        if current_epoch(KEYS[2]) ~= e then return -1 end
+        if stored_not_older(KEYS[1], e, l) then return 0 end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], 'lsn', l, 'invalidated', '1', 'epoch', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ttl)
         return 1
         """)
@@ -143,9 +157,10 @@ public enum CacheScripts {
         """)
 
     /// `read` — KEYS: entry, epoch key, then the fences covering the entry. No ARGV; writes
-    /// nothing (EVALSHA_RO works). Reply: {valid 1/0, state 0 missing / 1 value / 2 tombstone,
-    /// entry lsn, entry epoch, payload, max current-epoch fence LSN, current epoch}, '' for
-    /// absent parts. Valid iff the entry's epoch is the current one and its LSN >= every fence.
+    /// nothing (EVALSHA_RO works). Reply: {valid 1/0, state 0 missing / 1 value / 2 tombstone /
+    /// 3 invalidated, entry lsn, entry epoch, payload, max current-epoch fence LSN, current
+    /// epoch}, '' for absent parts. Valid iff the entry is a value or tombstone of the current
+    /// epoch and its LSN >= every fence.
     public static let read = RedisScript(name: "read", source: prelude + """
         local current = redis.call('GET', KEYS[2])
         local ce = tonumber(current or '')
@@ -161,10 +176,14 @@ public enum CacheScripts {
         end
         local state, payload = 0, ''
         if sl then
-          if s[3] == '1' then state = 2 else state = 1; payload = s[4] or s[5] or '' end
+          if s[3] == '1' then state = 2
+          elseif s[4] or s[5] then state = 1; payload = s[4] or s[5]
+          else state = 3 end
         end
         local valid = 0
-        if sl and ce and tonumber(s[2]) == ce and (not max_fence or cmp(sl, max_fence) >= 0) then valid = 1 end
+        if sl and state ~= 3 and ce and tonumber(s[2]) == ce and (not max_fence or cmp(sl, max_fence) >= 0) then
+          valid = 1
+        end
         return {valid, state, sl or '', s[2] or '', payload, max_fence or '', current or ''}
         """)
 
@@ -210,6 +229,6 @@ public enum CacheScripts {
 
     /// Every script, e.g. to `SCRIPT LOAD` them all at start.
     public static let all: [RedisScript] = [
-        setIfNewer, tombstoneIfNewer, fillIfNotStale, bumpFence, read, beginEpoch, setCheckpoint, recordRead,
+        setIfNewer, tombstoneIfNewer, invalidateIfNewer, fillIfNotStale, bumpFence, read, beginEpoch, setCheckpoint, recordRead,
     ]
 }

@@ -1,6 +1,6 @@
 import RedisCache
 
-/// The result of `set-if-newer` and `tombstone-if-newer`.
+/// The result of `set-if-newer`, `tombstone-if-newer` and `invalidate-if-newer`.
 public enum WriteOutcome: Hashable, Sendable {
     /// The entry now holds this version.
     case written
@@ -12,11 +12,11 @@ public enum WriteOutcome: Hashable, Sendable {
 
     /// Parses the script's integer reply.
     public init(reply: RedisReply) throws(CacheContractError) {
-        switch try ScriptReply.integer(reply, "set/tombstone-if-newer") {
+        switch try ScriptReply.integer(reply, "set/tombstone/invalidate-if-newer") {
         case 1: self = .written
         case 0: self = .notNewer
         case -1: self = .epochMismatch
-        default: throw ScriptReply.unexpected(reply, "set/tombstone-if-newer")
+        default: throw ScriptReply.unexpected(reply, "set/tombstone/invalidate-if-newer")
         }
     }
 }

@@ -3,14 +3,15 @@ import PGOutput
 import RedisCache
 import Testing
 
-/// Property: whatever the order in which worker writes, tombstones, fence bumps and reader
-/// fills (with random LSNs, some from a stale epoch) reach Redis, the row entry ends at the
-/// highest version and a surviving derived entry is valid and equals the newest result.
+/// Property: whatever the order in which worker writes, tombstones, invalidations, fence bumps
+/// and reader fills (with random LSNs, some from a stale epoch) reach Redis, the row entry ends
+/// at the highest version and a surviving derived entry is valid and equals the newest result.
 @Suite struct ConvergenceTests {
     /// The database's history for one round: commits at increasing LSNs, each a new row
-    /// version (`v`) or a delete (nil).
+    /// version (`v`) or a delete (nil); `rendered` is false when the worker could not render
+    /// the new version and invalidates instead.
     private struct History {
-        var commits: [(lsn: UInt64, version: Int?)]
+        var commits: [(lsn: UInt64, version: Int?, rendered: Bool)]
 
         /// The row as a snapshot taken at `lsn` sees it (nil: absent or deleted).
         func row(at lsn: UInt64) -> Int? {
@@ -32,7 +33,7 @@ import Testing
         let staleEpoch = try cache.beginEpoch()
         let epoch = try cache.beginEpoch()
         let entity = try EntityName("item")
-        var derivedSurvivors = 0, tombstones = 0
+        var derivedSurvivors = 0, tombstones = 0, invalidated = 0
 
         for round in 0..<200 {
             let base = UInt64.random(in: 1...0xFFFF_FFFF_FFFF, using: &random)
@@ -40,7 +41,8 @@ import Testing
             var history = History(commits: [])
             for index in 0..<Int.random(in: 1...8, using: &random) {
                 lsn += UInt64.random(in: 1...20, using: &random)
-                history.commits.append((lsn, Bool.random(using: &random) || index == 0 ? index + 1 : nil))
+                let version = Bool.random(using: &random) || index == 0 ? index + 1 : nil
+                history.commits.append((lsn, version, version == nil || Int.random(in: 0..<4, using: &random) > 0))
             }
             let last = lsn
             let key = cache.keys.row(entity, KeyPart(round))
@@ -51,7 +53,9 @@ import Testing
             var calls: [RedisScriptCall] = []
             var highestRowVersion: UInt64 = 0
             for commit in history.commits {
-                if let version = commit.version {
+                if commit.version != nil, !commit.rendered {
+                    calls.append(cache.commands.invalidate(key, lsn: LSN(commit.lsn), epoch: epoch))
+                } else if let version = commit.version {
                     calls.append(cache.commands.setRow(key, row: Self.rowJSON(version), lsn: LSN(commit.lsn), epoch: epoch))
                 } else {
                     calls.append(cache.commands.tombstone(key, lsn: LSN(commit.lsn), epoch: epoch))
@@ -82,12 +86,16 @@ import Testing
             }
 
             let row = try cache.read(key)
-            #expect(row.isValid, "seed \(seed) round \(round)")
             #expect(row.lsn == LSN(highestRowVersion), "seed \(seed) round \(round)")
-            if let version = history.row(at: last) {
+            let lastCommit = history.commits[history.commits.count - 1]
+            if !lastCommit.rendered && highestRowVersion == last {
+                #expect(row.state == .invalidated && !row.isValid, "seed \(seed) round \(round)")
+                invalidated += 1
+            } else if let version = history.row(at: last) {
+                #expect(row.isValid, "seed \(seed) round \(round)")
                 #expect(row.state == .value(Self.rowJSON(version)), "seed \(seed) round \(round)")
             } else {
-                #expect(row.state == .tombstone, "seed \(seed) round \(round)")
+                #expect(row.isValid && row.state == .tombstone, "seed \(seed) round \(round)")
                 tombstones += 1
             }
 
@@ -103,5 +111,6 @@ import Testing
         // The random mix must exercise both outcomes, or the property says little.
         #expect(derivedSurvivors > 20, "seed \(seed)")
         #expect(tombstones > 10, "seed \(seed)")
+        #expect(invalidated > 5, "seed \(seed)")
     }
 }

@@ -68,6 +68,31 @@ import Testing
         #expect(read.isValid && read.state == .tombstone)
     }
 
+    @Test func invalidationMarkerMakesReadersMissAndRefusesOlderFills() throws {
+        let cache = try RedisFixture()
+        let epoch = try cache.beginEpoch()
+        let key = cache.keys.row(try EntityName("order"), KeyPart(9))
+        let invalidate = { (lsn: UInt64) throws -> WriteOutcome in
+            try WriteOutcome(reply: cache.run(cache.commands.invalidate(key, lsn: LSN(lsn), epoch: epoch)))
+        }
+        #expect(try cache.set(key, #"{"v": 1}"#, 5, epoch: epoch) == .written)
+        #expect(try invalidate(8) == .written)
+        #expect(try invalidate(8) == .notNewer)
+        #expect(try invalidate(7) == .notNewer)
+        #expect(try cache.read(key) == CacheRead(isValid: false, state: .invalidated, lsn: LSN(8), epoch: epoch, maxFence: nil, currentEpoch: epoch))
+        #expect(try cache.fillRow(key, #"{"v": 1}"#, 7, epoch: epoch) == .refusedByEntry)
+        #expect(try cache.fillRow(key, #"{"v": 2}"#, 8, epoch: epoch) == .refusedByEntry)
+        #expect(try cache.set(key, #"{"v": 2}"#, 8, epoch: epoch) == .notNewer)
+        #expect(try cache.fillRow(key, #"{"v": 2}"#, 9, epoch: epoch) == .filled)
+        #expect(try cache.read(key).isValid)
+        #expect(try invalidate(12) == .written)
+        #expect(try cache.tombstone(key, 13, epoch: epoch) == .written)
+        #expect(try invalidate(13) == .notNewer)
+        #expect(try cache.read(key).state == .tombstone)
+        let ttl = try cache.redis.command(["PTTL", key]).integer ?? -1
+        #expect(ttl > 0 && ttl <= 120_000)
+    }
+
     @Test func fencesRefuseStaleFillsAndBumpsDeleteCoveredEntries() throws {
         let cache = try RedisFixture()
         let epoch = try cache.beginEpoch()
