@@ -43,6 +43,7 @@ public struct CacheContractError: Error, Hashable, Sendable, CustomStringConvert
         return error
     }
 
+    /// One line: code, context and message.
     public var description: String {
         "cache-contract \(code.rawValue)\(context.isEmpty ? "" : " [\(context)]"): \(message)"
     }

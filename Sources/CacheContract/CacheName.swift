@@ -15,6 +15,7 @@ public struct CacheName: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
+    /// The name as written in keys.
     public var description: String { rawValue }
 
     static func isAllowed(_ byte: UInt8) -> Bool {

@@ -23,5 +23,6 @@ public struct CacheNamespace: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
+    /// The prefix as written in keys.
     public var description: String { rawValue }
 }

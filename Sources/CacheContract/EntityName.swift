@@ -19,5 +19,6 @@ public struct EntityName: Hashable, Sendable, CustomStringConvertible {
         self.name = name
     }
 
+    /// The name as written in keys.
     public var description: String { name.rawValue }
 }

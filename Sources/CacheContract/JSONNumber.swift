@@ -34,6 +34,7 @@ public struct JSONNumber: Hashable, Sendable, CustomStringConvertible {
         self.text = canonical
     }
 
+    /// The canonical text.
     public var description: String { text }
 
     /// The number without trailing zeros after the point (`1.50` → `1.5`, `2.0` → `2`): one text

@@ -54,5 +54,6 @@ public struct KeyPart: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The unescaped text.
     public var description: String { text }
 }
