@@ -54,7 +54,7 @@ var targets: [Target] = [
     // Keys, versions and scripts shared by the worker and the readers.
     .target(
         name: "CacheContract",
-        dependencies: ["PGOutput"],
+        dependencies: ["PGOutput", "RedisCache"],
         swiftSettings: strictSwift6
     ),
     // The worker: configuration, change -> cache operations, apply loop.
@@ -105,6 +105,14 @@ var targets: [Target] = [
         name: "TestSupport",
         dependencies: ["PostgresReplication"],
         path: "Tests/TestSupport",
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
+        name: "CacheContractTests",
+        dependencies: [
+            "CacheContract", "PGOutput", "RedisCache", "PostgresReplication",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ],
         swiftSettings: strictSwift6
     ),
     .testTarget(
