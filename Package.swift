@@ -63,6 +63,7 @@ var targets: [Target] = [
         dependencies: [
             "PGOutput", "PostgresReplication", "RedisCache", "CacheContract",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
         ],
         swiftSettings: strictSwift6
     ),
@@ -110,7 +111,7 @@ var targets: [Target] = [
     .testTarget(
         name: "CacheContractTests",
         dependencies: [
-            "CacheContract", "PGOutput", "RedisCache", "PostgresReplication",
+            "CacheContract", "PGOutput", "RedisCache", "PostgresReplication", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
         ],
         swiftSettings: strictSwift6
@@ -151,6 +152,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: targets
 )

@@ -34,7 +34,7 @@ public struct ReplicationOptions: Hashable, Sendable {
     public var sessionSettings: [String: String] = ReplicationOptions.canonicalSessionSettings
 
     /// The settings under which pgoutput's text values match the cache's canonical formats.
-    public static let canonicalSessionSettings = ["TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1"]
+    public static let canonicalSessionSettings = ["TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex"]
 
     /// Options for `slot` and `publications`, defaults elsewhere.
     public init(slot: String, publications: [String]) {

@@ -2,6 +2,7 @@ import CacheContract
 import Foundation
 import PostgresReplication
 import RedisCache
+import TestSupport
 import Testing
 
 /// SHA-1 (script names) and SHA-256 (parameter hashes) against published vectors and against

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import PGOutput
 import PostgresReplication
+import TestSupport
 import Testing
 
 /// The canonical JSON of a row must be byte for byte `to_jsonb(row)::text` on the real server:

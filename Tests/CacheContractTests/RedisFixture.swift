@@ -1,3 +1,4 @@
+import TestSupport
 import CacheContract
 import Foundation
 import PGOutput
