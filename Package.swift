@@ -64,6 +64,7 @@ var targets: [Target] = [
             "PGOutput", "PostgresReplication", "RedisCache", "CacheContract",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift6
     ),
@@ -76,9 +77,10 @@ var targets: [Target] = [
     .executableTarget(
         name: "cache-warmer",
         dependencies: [
-            "CacheWarmer", "CacheReads", "PGOutput", "PostgresReplication", "RedisCache",
+            "CacheWarmer", "CacheReads", "CacheContract", "PGOutput", "PostgresReplication", "RedisCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift6
     ),
@@ -153,6 +155,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: targets
 )

@@ -71,6 +71,12 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
         }
     }
 
+    /// Ends the consumer's iteration at once, for a graceful shutdown: the consumer finishes what
+    /// it holds, confirms it, then calls ``stop()`` so the final status update reports it.
+    public func interruptConsumer() {
+        queue.interruptConsumer()
+    }
+
     /// Called by the session thread when it ends.
     func sessionEnded() {
         let waiters = control.withLock { control -> [CheckedContinuation<Void, Never>] in
@@ -105,5 +111,34 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(queue: queue)
+    }
+}
+
+extension LogicalReplicationStream {
+    /// The events in the chunks the stream's thread hands over: a chunk ends when the server had
+    /// nothing more to send at once, so a consumer can apply each chunk as one batch.
+    public var batches: Batches {
+        Batches(queue: queue)
+    }
+
+    /// An async sequence of event chunks, in WAL order.
+    public struct Batches: AsyncSequence, Sendable {
+        public typealias Element = [ReplicationEvent]
+        let queue: EventQueue
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let queue: EventQueue
+
+            public mutating func next() async throws -> [ReplicationEvent]? {
+                while let batch = try await queue.next() {
+                    if !batch.isEmpty { return batch }
+                }
+                return nil
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(queue: queue)
+        }
     }
 }

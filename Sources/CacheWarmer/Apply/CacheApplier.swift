@@ -1,0 +1,74 @@
+import CacheContract
+import PGOutput
+import RedisCache
+
+/// Sends a ``WriteBatch`` to Redis in one pipeline of contract scripts, with the checkpoint in the
+/// same pipeline, and checks every reply: the batch counts as applied only if all succeeded.
+struct CacheApplier: Sendable {
+    let keys: CacheKeys
+    let ttl: CacheTTL
+    let redis: RedisExecutor
+
+    /// What one batch did.
+    struct Outcome: Sendable {
+        var written = 0
+        var unchanged = 0
+        var fencedEntriesDeleted = 0
+    }
+
+    /// Applies `batch` with `epoch`; throws on a Redis error or an epoch change (nothing is then
+    /// to be acknowledged).
+    func apply(_ batch: WriteBatch, epoch: Int64) async throws -> Outcome {
+        guard let lastCommit = batch.lastCommit else { return Outcome() }
+        var calls: [RedisScriptCall] = []
+        calls.reserveCapacity(batch.writeCount + 1)
+        for (key, planned) in batch.rows {
+            var entryTTL = ttl
+            if let seconds = planned.ttl { entryTTL.entry = .milliseconds(Int64(seconds * 1000)) }
+            let commands = CacheCommands(keys: keys, ttl: entryTTL)
+            switch planned.write {
+            case .set(let row): calls.append(commands.setRow(key, row: row, lsn: planned.lsn, epoch: epoch))
+            case .tombstone: calls.append(commands.tombstone(key, lsn: planned.lsn, epoch: epoch))
+            case .invalidate: calls.append(commands.invalidate(key, lsn: planned.lsn, epoch: epoch))
+            }
+        }
+        let commands = CacheCommands(keys: keys, ttl: ttl)
+        for (fence, lsn) in batch.fences {
+            calls.append(commands.bumpFence(fence, lsn: lsn, epoch: epoch))
+        }
+        calls.append(commands.setCheckpoint(lastCommit, epoch: epoch))
+        let replies = try await redis.evaluate(calls)
+        var outcome = Outcome()
+        for (index, reply) in replies.enumerated() {
+            if case .error(let message) = reply {
+                throw RedisError(serverReply: message, server: redis.url.description)
+            }
+            if index < batch.rows.count {
+                switch try WriteOutcome(reply: reply) {
+                case .written: outcome.written += 1
+                case .notNewer: outcome.unchanged += 1
+                case .epochMismatch: throw Self.epochChanged(epoch)
+                }
+            } else if index < calls.count - 1 {
+                switch try FenceBump(reply: reply) {
+                case .bumped(_, let deleted): outcome.fencedEntriesDeleted += deleted
+                case .epochMismatch: throw Self.epochChanged(epoch)
+                }
+            } else if try CheckpointOutcome(reply: reply).result == .epochMismatch {
+                throw Self.epochChanged(epoch)
+            }
+        }
+        return outcome
+    }
+
+    /// Records `lsn` as applied (an idle position: nothing to write).
+    func checkpoint(_ lsn: LSN, epoch: Int64) async throws {
+        let reply = try await redis.evaluate([CacheCommands(keys: keys, ttl: ttl).setCheckpoint(lsn, epoch: epoch)])
+        if case .error(let message)? = reply.first { throw RedisError(serverReply: message, server: redis.url.description) }
+        if let reply = reply.first, try CheckpointOutcome(reply: reply).result == .epochMismatch { throw Self.epochChanged(epoch) }
+    }
+
+    static func epochChanged(_ epoch: Int64) -> WorkerError {
+        WorkerError(code: .epochChanged, message: "the cache epoch is no longer \(epoch) (another worker began a newer one, or Redis lost its data): restarting from the slot")
+    }
+}
