@@ -124,6 +124,15 @@ var targets: [Target] = [
         swiftSettings: strictSwift6
     ),
     .testTarget(
+        name: "CacheWarmerTests",
+        dependencies: [
+            "CacheWarmer", "CacheContract", "PGOutput", "PostgresReplication", "RedisCache", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
         name: "PostgresReplicationTests",
         dependencies: ["PostgresReplication", "PGOutput", "TestSupport", .product(name: "Logging", package: "swift-log")],
         swiftSettings: strictSwift6
