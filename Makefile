@@ -7,12 +7,11 @@ FUZZ_SCRATCH := .build-fuzz
 
 .PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures
 
-## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo.
+## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
+## the worker streaming while a writer changes orders and products, with a live view.
 demo: stack-up build
 	@eval "$$($(STACK) env)" && .build/debug/cache-warmer check
-	@echo
-	@echo "Local stack settings (eval \"\$$($(STACK) env)\" to load them):"
-	@$(STACK) env
+	@deploy/local/demo.sh
 
 ## Runs every test against the real local stack, then a CI-sized fuzz run of the decoder.
 test: stack-up unit-and-integration fuzz
