@@ -88,7 +88,7 @@ var targets: [Target] = [
     .executableTarget(
         name: "cw-bench",
         dependencies: [
-            "PGOutput", "PGOutputFixtures", "PostgresReplication",
+            "PGOutput", "PGOutputFixtures", "PostgresReplication", "RedisCache", "CacheContract", "CacheWarmer",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

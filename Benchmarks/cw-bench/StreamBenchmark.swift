@@ -42,7 +42,7 @@ struct StreamBenchmark: AsyncParsableCommand {
                 if consumer == "ours" {
                     ours.append(try await streamRate(workload, slot: slot))
                 } else {
-                    raw.append(try recvlogicalRate(workload, slot: slot))
+                    raw.append(try PgRecvlogical(binary: pgRecvlogical).rate(workload, slot: slot))
                 }
             }
         }
@@ -82,24 +82,5 @@ struct StreamBenchmark: AsyncParsableCommand {
         }
         print("  stream        \(slot): \(changes) changes in \(String(format: "%.2f", elapsed)) s")
         return Double(changes) / elapsed
-    }
-
-    private func recvlogicalRate(_ workload: ReplicationWorkload, slot: String) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: pgRecvlogical)
-        process.arguments = [
-            "--dbname=\(workload.writer.rawValue)", "--slot=\(slot)", "--start", "--endpos=\(workload.end)",
-            "--plugin=pgoutput", "-o", "proto_version=1", "-o", "publication_names=\(ReplicationWorkload.publication)",
-            "--no-loop", "--file=/dev/null",
-        ]
-        let start = ContinuousClock.now
-        try process.run()
-        process.waitUntilExit()
-        let elapsed = (ContinuousClock.now - start).seconds
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("pg_recvlogical exited with \(process.terminationStatus)")
-        }
-        print("  pg_recvlogical \(slot): \(workload.changes) changes in \(String(format: "%.2f", elapsed)) s")
-        return Double(workload.changes) / elapsed
     }
 }

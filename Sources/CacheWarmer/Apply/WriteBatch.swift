@@ -31,8 +31,8 @@ public struct WriteBatch: Sendable {
     public private(set) var transactions = 0
     /// Row changes seen (before coalescing).
     public private(set) var changes = 0
-    /// The oldest commit timestamp in the batch, for apply latency.
-    public private(set) var firstCommitTime: PostgresTimestamp?
+    /// Each transaction's commit time, for the commit-to-Redis latency.
+    public private(set) var commitTimes: [PostgresTimestamp] = []
 
     /// An empty batch.
     public init() {}
@@ -71,6 +71,6 @@ public struct WriteBatch: Sendable {
     public mutating func commit(_ endLSN: LSN, at time: PostgresTimestamp) {
         lastCommit = Swift.max(lastCommit ?? .zero, endLSN)
         transactions += 1
-        if firstCommitTime == nil { firstCommitTime = time }
+        commitTimes.append(time)
     }
 }

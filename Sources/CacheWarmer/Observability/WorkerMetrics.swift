@@ -1,3 +1,4 @@
+import PGOutput
 import Synchronization
 
 /// The worker's counters, cheap to update from the apply loop and rendered in Prometheus' text
@@ -29,6 +30,10 @@ public final class WorkerMetrics: Sendable {
     /// 1 while the worker streams (for `/readyz`).
     public let ready = Counter()
     private let applySeconds = Mutex<[Double]>([])
+    private let latencySeconds = Mutex<[Double]>([])
+
+    /// Samples kept for quantiles (the most recent).
+    static let sampleLimit = 100_000
 
     /// Empty metrics.
     public init() {}
@@ -39,16 +44,38 @@ public final class WorkerMetrics: Sendable {
         batches.increment()
         writes.increment(by: batch.writeCount)
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        applySeconds.withLock { samples in
-            samples.append(seconds)
-            if samples.count > 4096 { samples.removeFirst(samples.count - 4096) }
+        Self.append([seconds], to: applySeconds)
+        let now = PostgresTimestamp.now()
+        Self.append(batch.commitTimes.map { Double(now.rawValue - $0.rawValue) / 1e6 }, to: latencySeconds)
+    }
+
+    private static func append(_ values: [Double], to samples: borrowing Mutex<[Double]>) {
+        samples.withLock { samples in
+            samples.append(contentsOf: values)
+            if samples.count > sampleLimit { samples.removeFirst(samples.count - sampleLimit) }
         }
+    }
+
+    /// The `q` quantile of commit-to-Redis latency in seconds over the recent transactions
+    /// (commit timestamp from the server's clock to the pipeline's confirmation).
+    public func commitToRedisLatency(quantile q: Double) -> Double {
+        Self.quantile(latencySeconds.withLock { $0 }.sorted(), q)
+    }
+
+    /// Forgets latency samples (a benchmark's warm-up).
+    public func resetLatency() {
+        latencySeconds.withLock { $0.removeAll() }
+    }
+
+    private static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
     }
 
     /// The counters in Prometheus' text exposition format.
     public func prometheusText() -> String {
         let samples = applySeconds.withLock { $0 }.sorted()
-        func quantile(_ q: Double) -> Double { samples.isEmpty ? 0 : samples[min(samples.count - 1, Int(Double(samples.count) * q))] }
+        let latency = latencySeconds.withLock { $0 }.sorted()
+        func quantile(_ q: Double) -> Double { Self.quantile(samples, q) }
         return """
             # TYPE cache_warmer_transactions_total counter
             cache_warmer_transactions_total \(transactions.current)
@@ -65,6 +92,9 @@ public final class WorkerMetrics: Sendable {
             # TYPE cache_warmer_batch_apply_seconds summary
             cache_warmer_batch_apply_seconds{quantile="0.5"} \(quantile(0.5))
             cache_warmer_batch_apply_seconds{quantile="0.99"} \(quantile(0.99))
+            # TYPE cache_warmer_commit_to_redis_seconds summary
+            cache_warmer_commit_to_redis_seconds{quantile="0.5"} \(Self.quantile(latency, 0.5))
+            cache_warmer_commit_to_redis_seconds{quantile="0.99"} \(Self.quantile(latency, 0.99))
 
             """
     }
