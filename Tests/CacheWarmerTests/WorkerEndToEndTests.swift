@@ -112,3 +112,35 @@ import Testing
 }
 
 import PostgresReplication
+
+/// A transaction larger than the worker may hold is applied in parts, as invalidation markers.
+@Suite struct LargeTransactionTests {
+    @Test func aLargeTransactionBecomesMarkersAndIsAcknowledgedAtItsCommit() async throws {
+        let harness = try WorkerHarness { $0.largeTransactionWrites = 100 }
+        let run = harness.start()
+        let user = Int.random(in: 1_000_000...9_999_999)
+        let before = try harness.currentWAL()
+        try harness.sql(
+            """
+            BEGIN;
+            INSERT INTO "Order" ("userId", "totalCents") SELECT \(user), g FROM generate_series(1, 1000) g;
+            UPDATE "Order" SET status = 'paid' WHERE "userId" = \(user) AND "totalCents" <= 500;
+            COMMIT;
+            """)
+        let after = try harness.currentWAL()
+        #expect(try await harness.waitApplied(through: after))
+        let ids = try harness.sql("SELECT id FROM \"Order\" WHERE \"userId\" = \(user)").rows.compactMap { $0[0] }
+        #expect(ids.count == 1000)
+        var markers = 0
+        for id in ids {
+            let entry = try harness.hash("\(harness.namespace):order:\(id)")
+            if entry["invalidated"] == "1", entry["row"] == nil, let lsn = entry["lsn"].flatMap({ LSN(sortableString: $0) }), lsn > before, lsn <= after {
+                markers += 1
+            }
+        }
+        #expect(markers == 1000, "every row of the large transaction is a marker, none a stale or partial row")
+        harness.worker.shutDown()
+        _ = try await run.value
+        await harness.cleanUp()
+    }
+}

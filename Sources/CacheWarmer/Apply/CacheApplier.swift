@@ -16,10 +16,11 @@ struct CacheApplier: Sendable {
         var fencedEntriesDeleted = 0
     }
 
-    /// Applies `batch` with `epoch`; throws on a Redis error or an epoch change (nothing is then
-    /// to be acknowledged).
+    /// Applies `batch` with `epoch`, and moves the checkpoint to its last commit when it has one
+    /// (a part of a large transaction has none); throws on a Redis error or an epoch change
+    /// (nothing is then to be acknowledged).
     func apply(_ batch: WriteBatch, epoch: Int64) async throws -> Outcome {
-        guard let lastCommit = batch.lastCommit else { return Outcome() }
+        guard batch.writeCount > 0 || batch.lastCommit != nil else { return Outcome() }
         var calls: [RedisScriptCall] = []
         calls.reserveCapacity(batch.writeCount + 1)
         for (key, planned) in batch.rows {
@@ -36,7 +37,9 @@ struct CacheApplier: Sendable {
         for (fence, lsn) in batch.fences {
             calls.append(commands.bumpFence(fence, lsn: lsn, epoch: epoch))
         }
-        calls.append(commands.setCheckpoint(lastCommit, epoch: epoch))
+        if let lastCommit = batch.lastCommit {
+            calls.append(commands.setCheckpoint(lastCommit, epoch: epoch))
+        }
         let replies = try await redis.evaluate(calls)
         var outcome = Outcome()
         for (index, reply) in replies.enumerated() {
@@ -49,7 +52,7 @@ struct CacheApplier: Sendable {
                 case .notNewer: outcome.unchanged += 1
                 case .epochMismatch: throw Self.epochChanged(epoch)
                 }
-            } else if index < calls.count - 1 {
+            } else if index < batch.rows.count + batch.fences.count {
                 switch try FenceBump(reply: reply) {
                 case .bumped(_, let deleted): outcome.fencedEntriesDeleted += deleted
                 case .epochMismatch: throw Self.epochChanged(epoch)

@@ -105,7 +105,7 @@ public final class Worker: Sendable {
         defer { current.withLock { $0 = nil } }
         metrics.ready.increment()
         defer { metrics.ready.increment(by: -1) }
-        var assembler = TransactionAssembler(planner: planner)
+        var assembler = TransactionAssembler(planner: planner, largeTransactionWrites: configuration.largeTransactionWrites)
         var batch = WriteBatch()
         do {
             for try await chunk in stream.batches {
@@ -116,11 +116,17 @@ public final class Worker: Sendable {
                         try await applier.checkpoint(walEnd, epoch: epoch)
                         stream.confirm(walEnd)
                     default:
-                        if let transaction = try assembler.apply(event) {
+                        switch try assembler.apply(event) {
+                        case .committed(let transaction)?:
                             batch.merge(transaction.writes, committedAt: transaction.commitEnd, time: transaction.commitTime)
                             if batch.transactions >= configuration.batchMaxTransactions || batch.writeCount >= configuration.batchMaxWrites {
                                 try await flush(&batch, applier: applier, stream: stream, epoch: epoch, summary: &summary)
                             }
+                        case .part(var part)?:
+                            try await flush(&batch, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                            try await flush(&part, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                        case nil:
+                            break
                         }
                     }
                 }
@@ -138,7 +144,7 @@ public final class Worker: Sendable {
     /// Applies the batch, retrying Redis failures with backoff (nothing is acknowledged and no
     /// more is read meanwhile), then acknowledges its last commit.
     private func flush(_ batch: inout WriteBatch, applier: CacheApplier, stream: LogicalReplicationStream, epoch: Int64, summary: inout Summary) async throws {
-        guard let lastCommit = batch.lastCommit else { return }
+        guard batch.writeCount > 0 || batch.lastCommit != nil else { return }
         var attempt = 0
         var generator = SystemRandomNumberGenerator()
         let backoff = Backoff(initial: 0.2, maximum: 10)
@@ -153,16 +159,19 @@ public final class Worker: Sendable {
                 let delay = backoff.delay(attempt: attempt, using: &generator)
                 attempt += 1
                 logger.warning("redis write failed: retrying; nothing is acknowledged meanwhile", metadata: [
-                    "error": "\(error)", "batch_last_commit": "\(lastCommit)", "retry_in_s": "\(String(format: "%.2f", delay))",
+                    "error": "\(error)", "batch_last_commit": "\(batch.lastCommit.map { "\($0)" } ?? "part of a large transaction")",
+                    "retry_in_s": "\(String(format: "%.2f", delay))",
                 ])
                 try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             }
         }
-        stream.confirm(lastCommit)
+        if let lastCommit = batch.lastCommit {
+            stream.confirm(lastCommit)
+            summary.lastApplied = lastCommit
+        }
         summary.transactions += batch.transactions
         summary.changes += batch.changes
         summary.batches += 1
-        summary.lastApplied = lastCommit
         batch = WriteBatch()
     }
 }

@@ -67,6 +67,22 @@ public struct WriteBatch: Sendable {
         commit(endLSN, at: time)
     }
 
+    /// The writes of part of a large, already committed transaction as invalidation markers at
+    /// `version` (its Begin's final LSN + 1, which every fill that includes the commit exceeds),
+    /// so they can be applied before the commit arrives: markers carry no content, so the same
+    /// key marked again by a later part ties harmlessly. Fences move to `version` as well.
+    public func asMarkers(version: LSN) -> WriteBatch {
+        var markers = WriteBatch()
+        for (key, planned) in rows {
+            markers.rows[key] = PlannedRow(write: .invalidate, lsn: version, ttl: planned.ttl)
+        }
+        for fence in fences.keys {
+            markers.fences[fence] = version
+        }
+        markers.changes = changes
+        return markers
+    }
+
     /// Closes a transaction: its commit becomes the batch's acknowledgement point.
     public mutating func commit(_ endLSN: LSN, at time: PostgresTimestamp) {
         lastCommit = Swift.max(lastCommit ?? .zero, endLSN)

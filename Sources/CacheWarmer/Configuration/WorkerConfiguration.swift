@@ -21,6 +21,9 @@ public struct WorkerConfiguration: Hashable, Sendable {
     public var batchMaxTransactions = 1000
     /// Cache writes in one pipeline at most (default 10000).
     public var batchMaxWrites = 10_000
+    /// Planned writes one transaction may hold in memory; a larger transaction is applied in
+    /// parts as invalidation markers before its commit, so memory stays bounded (default 50000).
+    public var largeTransactionWrites = 50_000
     /// Seconds between standby status updates (default 10).
     public var statusInterval = 10.0
     /// Entry TTL in seconds (default 3600).
@@ -79,9 +82,10 @@ public struct WorkerConfiguration: Hashable, Sendable {
         readerURL = root.child("reader_url").string()
         redisURL = root.child("redis_url").string()
         let batch = root.child("batch")
-        batch.allowKeys(["max_transactions", "max_writes"])
+        batch.allowKeys(["max_transactions", "max_writes", "large_transaction_writes"])
         batchMaxTransactions = batch.child("max_transactions").int(default: batchMaxTransactions, range: 1...1_000_000)
         batchMaxWrites = batch.child("max_writes").int(default: batchMaxWrites, range: 1...1_000_000)
+        largeTransactionWrites = batch.child("large_transaction_writes").int(default: largeTransactionWrites, range: 100...10_000_000)
         statusInterval = root.child("status_interval_s").seconds(default: statusInterval, minimum: 0.01)
         entryTTL = root.child("entry_ttl_s").seconds(default: entryTTL, minimum: 1)
         tombstoneTTL = root.child("tombstone_ttl_s").seconds(default: tombstoneTTL, minimum: 1)
