@@ -17,6 +17,50 @@ public struct CacheCommands: Hashable, Sendable {
         self.ttl = ttl
     }
 
+    /// One entry of a ``writeMany(_:epoch:)`` call.
+    public struct EntryWrite: Hashable, Sendable {
+        /// What the entry becomes.
+        public enum Kind: String, Hashable, Sendable {
+            /// The row's canonical JSON.
+            case row
+            /// A tombstone: the row was deleted.
+            case deleted
+            /// A marker: the row changed in a way that was not rendered.
+            case invalidated
+        }
+
+        /// The entry's key.
+        public var key: String
+        /// What it becomes.
+        public var kind: Kind
+        /// Its version.
+        public var lsn: LSN
+        /// Its TTL.
+        public var ttl: Duration
+        /// The row JSON for ``Kind-swift.enum/row``.
+        public var row: String
+
+        /// Makes an entry write.
+        public init(key: String, kind: Kind, lsn: LSN, ttl: Duration, row: String = "") {
+            self.key = key
+            self.kind = kind
+            self.lsn = lsn
+            self.ttl = ttl
+            self.row = row
+        }
+    }
+
+    /// `write-many-if-newer`: many rows, tombstones and markers in one script run (keep a call to
+    /// a few hundred entries so Redis is not blocked long; parse with ``WriteOutcome/many(reply:count:)``).
+    public func writeMany(_ entries: [EntryWrite], epoch: Int64) -> RedisScriptCall {
+        var arguments = [String(epoch)]
+        arguments.reserveCapacity(1 + 4 * entries.count)
+        for entry in entries {
+            arguments += [entry.kind.rawValue, entry.lsn.sortableString, CacheTTL.milliseconds(entry.ttl), entry.kind == .row ? entry.row : ""]
+        }
+        return CacheScripts.writeManyIfNewer.call(keys: [keys.epoch] + entries.map(\.key), arguments: arguments)
+    }
+
     /// Worker: write a row entry if its version (epoch, lsn) is newer than the stored entry or
     /// tombstone. Reply: ``WriteOutcome``.
     public func setRow(_ entry: String, row: String, lsn: LSN, epoch: Int64) -> RedisScriptCall {

@@ -92,6 +92,46 @@ public enum CacheScripts {
         return 1
         """)
 
+    /// `write-many-if-newer` — KEYS: epoch key, entry₁…entryₙ. ARGV: epoch, then per entry
+    /// kind (`row`, `deleted` or `invalidated`), lsn, ttl ms, payload (the row JSON, else empty).
+    /// The worker's batched form of the three scripts above, with their rules per entry: one
+    /// script run for many entries costs far less than one per entry.
+    /// Reply: one 1 (written) or 0 (stored version >= this one) per entry, or -1 when the epoch
+    /// is not current (nothing written).
+    public static let writeManyIfNewer = RedisScript(name: "write-many-if-newer", source: prelude + """
+        local e = arg_epoch(ARGV[1])
+        local n = #KEYS - 1
+        if #ARGV ~= 1 + 4 * n then
+          error({err = 'ERR cache-contract: write-many takes the epoch, then kind, lsn, ttl, payload per entry'})
+        end
+        for i = 1, n do
+          local kind = ARGV[4 * i - 2]
+          if kind ~= 'row' and kind ~= 'deleted' and kind ~= 'invalidated' then
+            error({err = 'ERR cache-contract: an entry kind is row, deleted or invalidated'})
+          end
+          arg_lsn(ARGV[4 * i - 1])
+          arg_ttl(ARGV[4 * i])
+        end
+        if current_epoch(KEYS[1]) ~= e then return -1 end
+        local out = {}
+        for i = 1, n do
+          local key, kind, l = KEYS[i + 1], ARGV[4 * i - 2], ARGV[4 * i - 1]
+          if stored_not_older(key, e, l) then
+            out[i] = 0
+          else
+            redis.call('DEL', key)
+            if kind == 'row' then
+              redis.call('HSET', key, 'lsn', l, 'row', ARGV[4 * i + 1], 'epoch', ARGV[1])
+            else
+              redis.call('HSET', key, 'lsn', l, kind, '1', 'epoch', ARGV[1])
+            end
+            redis.call('PEXPIRE', key, tonumber(ARGV[4 * i]))
+            out[i] = 1
+          end
+        end
+        return out
+        """)
+
     /// `fill-if-not-stale` — KEYS: entry, epoch key, floor key, n fence keys, their n member
     /// sets. ARGV: lsn, epoch, ttl ms, field (`row` or `value`), payload.
     /// Reply: 1 filled, 0 refused by the stored entry (version >= fill), -1 epoch is not
@@ -229,6 +269,6 @@ public enum CacheScripts {
 
     /// Every script, e.g. to `SCRIPT LOAD` them all at start.
     public static let all: [RedisScript] = [
-        setIfNewer, tombstoneIfNewer, invalidateIfNewer, fillIfNotStale, bumpFence, read, beginEpoch, setCheckpoint, recordRead,
+        setIfNewer, tombstoneIfNewer, invalidateIfNewer, writeManyIfNewer, fillIfNotStale, bumpFence, read, beginEpoch, setCheckpoint, recordRead,
     ]
 }

@@ -19,4 +19,21 @@ public enum WriteOutcome: Hashable, Sendable {
         default: throw ScriptReply.unexpected(reply, "set/tombstone/invalidate-if-newer")
         }
     }
+
+    /// Parses `write-many-if-newer`'s reply: one outcome per entry, all ``epochMismatch`` when
+    /// the epoch was not current.
+    public static func many(reply: RedisReply, count: Int) throws(CacheContractError) -> [WriteOutcome] {
+        if case .integer(-1) = reply { return Array(repeating: .epochMismatch, count: count) }
+        guard case .array(let items) = reply, items.count == count else { throw ScriptReply.unexpected(reply, "write-many-if-newer") }
+        var outcomes: [WriteOutcome] = []
+        outcomes.reserveCapacity(count)
+        for item in items {
+            switch item {
+            case .integer(1): outcomes.append(.written)
+            case .integer(0): outcomes.append(.notNewer)
+            default: throw ScriptReply.unexpected(reply, "write-many-if-newer")
+            }
+        }
+        return outcomes
+    }
 }

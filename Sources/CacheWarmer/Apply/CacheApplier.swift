@@ -16,24 +16,36 @@ struct CacheApplier: Sendable {
         var fencedEntriesDeleted = 0
     }
 
+    /// Entries per `write-many-if-newer` call: few script runs, none long enough to stall Redis.
+    static let entriesPerCall = 200
+
     /// Applies `batch` with `epoch`, and moves the checkpoint to its last commit when it has one
     /// (a part of a large transaction has none); throws on a Redis error or an epoch change
     /// (nothing is then to be acknowledged).
     func apply(_ batch: WriteBatch, epoch: Int64) async throws -> Outcome {
         guard batch.writeCount > 0 || batch.lastCommit != nil else { return Outcome() }
-        var calls: [RedisScriptCall] = []
-        calls.reserveCapacity(batch.writeCount + 1)
+        let commands = CacheCommands(keys: keys, ttl: ttl)
+        var entries: [CacheCommands.EntryWrite] = []
+        entries.reserveCapacity(batch.rows.count)
         for (key, planned) in batch.rows {
-            var entryTTL = ttl
-            if let seconds = planned.ttl { entryTTL.entry = .milliseconds(Int64(seconds * 1000)) }
-            let commands = CacheCommands(keys: keys, ttl: entryTTL)
             switch planned.write {
-            case .set(let row): calls.append(commands.setRow(key, row: row, lsn: planned.lsn, epoch: epoch))
-            case .tombstone: calls.append(commands.tombstone(key, lsn: planned.lsn, epoch: epoch))
-            case .invalidate: calls.append(commands.invalidate(key, lsn: planned.lsn, epoch: epoch))
+            case .set(let row):
+                let entryTTL = planned.ttl.map { Duration.milliseconds(Int64($0 * 1000)) } ?? ttl.entry
+                entries.append(.init(key: key, kind: .row, lsn: planned.lsn, ttl: entryTTL, row: row))
+            case .tombstone: entries.append(.init(key: key, kind: .deleted, lsn: planned.lsn, ttl: ttl.tombstone))
+            case .invalidate: entries.append(.init(key: key, kind: .invalidated, lsn: planned.lsn, ttl: ttl.tombstone))
             }
         }
-        let commands = CacheCommands(keys: keys, ttl: ttl)
+        var calls: [RedisScriptCall] = []
+        var counts: [Int] = []
+        var offset = 0
+        while offset < entries.count {
+            let chunk = entries[offset..<min(offset + Self.entriesPerCall, entries.count)]
+            calls.append(commands.writeMany(Array(chunk), epoch: epoch))
+            counts.append(chunk.count)
+            offset += chunk.count
+        }
+        let writeCalls = calls.count
         for (fence, lsn) in batch.fences {
             calls.append(commands.bumpFence(fence, lsn: lsn, epoch: epoch))
         }
@@ -46,13 +58,15 @@ struct CacheApplier: Sendable {
             if case .error(let message) = reply {
                 throw RedisError(serverReply: message, server: redis.url.description)
             }
-            if index < batch.rows.count {
-                switch try WriteOutcome(reply: reply) {
-                case .written: outcome.written += 1
-                case .notNewer: outcome.unchanged += 1
-                case .epochMismatch: throw Self.epochChanged(epoch)
+            if index < writeCalls {
+                for result in try WriteOutcome.many(reply: reply, count: counts[index]) {
+                    switch result {
+                    case .written: outcome.written += 1
+                    case .notNewer: outcome.unchanged += 1
+                    case .epochMismatch: throw Self.epochChanged(epoch)
+                    }
                 }
-            } else if index < batch.rows.count + batch.fences.count {
+            } else if index < writeCalls + batch.fences.count {
                 switch try FenceBump(reply: reply) {
                 case .bumped(_, let deleted): outcome.fencedEntriesDeleted += deleted
                 case .epochMismatch: throw Self.epochChanged(epoch)
