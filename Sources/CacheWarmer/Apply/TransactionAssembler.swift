@@ -33,7 +33,7 @@ struct TransactionAssembler {
     /// True once the open transaction was handed over in parts: the rest follows as markers.
     private var large = false
 
-    init(planner: ChangePlanner, largeTransactionWrites: Int = 50_000) {
+    init(planner: ChangePlanner, largeTransactionWrites: Int = 20_000) {
         self.planner = planner
         self.largeTransactionWrites = largeTransactionWrites
     }
