@@ -41,9 +41,10 @@ struct RedisBenchmark: ParsableCommand {
         var scriptRates: [Double] = []
         var manyRates: [Double] = []
         var setRates: [Double] = []
+        let entity = try EntityName("order")
         for round in 0..<rounds {
             let calls = (0..<operations).map { index in
-                commands.setRow(keys.row(try! EntityName("order"), KeyPart(index)), row: row, lsn: LSN(UInt64(round * operations + index + 1)), epoch: epoch)
+                commands.setRow(keys.row(entity, KeyPart(index)), row: row, lsn: LSN(UInt64(round * operations + index + 1)), epoch: epoch)
             }
             let start = ContinuousClock.now
             var offset = 0
