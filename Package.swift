@@ -117,6 +117,11 @@ var targets: [Target] = [
         swiftSettings: strictSwift6
     ),
     .testTarget(
+        name: "RedisCacheTests",
+        dependencies: ["RedisCache", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
         name: "PostgresReplicationTests",
         dependencies: ["PostgresReplication", "PGOutput", "TestSupport", .product(name: "Logging", package: "swift-log")],
         swiftSettings: strictSwift6
