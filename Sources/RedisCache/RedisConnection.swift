@@ -57,8 +57,8 @@ public final class RedisConnection {
         try pipeline([arguments])[0]
     }
 
-    /// Sends every command in one write, then reads every reply: one round trip for the whole
-    /// batch. An error reply to one command is returned in its place and hides nothing else.
+    /// Formats every command into one buffer, sends it and reads every reply: one round trip for
+    /// the whole batch. An error reply to one command is returned in its place and hides nothing else.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         try checkUsable()
         request.removeAll(keepingCapacity: true)
