@@ -82,5 +82,6 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `redis <code>: <message>`, for logs and command-line output.
     public var description: String { "redis \(code.rawValue): \(message)" }
 }

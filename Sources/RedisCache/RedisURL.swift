@@ -68,6 +68,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The URL without query options and with the password as `***`, for messages and logs.
     public var description: String {
         var text = tls ? "rediss://" : "redis://"
         if let user { text += user }

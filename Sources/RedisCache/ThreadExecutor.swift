@@ -21,6 +21,7 @@ final class ThreadExecutor: SerialExecutor {
         queue.finish()
     }
 
+    /// Queues `job` for the thread; jobs run one at a time in the order they were queued.
     func enqueue(_ job: consuming ExecutorJob) {
         queue.push(UnownedJob(job), on: asUnownedSerialExecutor())
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway TLS + ACL Redis for tests: a fresh CA and server certificate (openssl CLI), then
 # redis-server daemonized on 127.0.0.1 and 127.0.0.2 with TLS only (port 0, tls-port a free
-# port below the kernel's ephemeral range), user "app" (password "apppass"), default user off.
+# port in 21000-24999: below the kernel's ephemeral range and the local stack's default ports),
+# user "app" (password "apppass"), default user off.
 #
 # Usage: deploy/local/redis-tls.sh start DIR   -> writes DIR/port, DIR/ca.pem, DIR/other-ca.pem
 #        deploy/local/redis-tls.sh stop DIR
@@ -51,16 +52,17 @@ start() {
     chmod 600 ./*.key
 
     # Ports in the ephemeral range may be taken by outgoing connections that ss does not list
-    # as listeners, so pick below it; a port taken meanwhile is retried with another.
+    # as listeners, so pick below it, and below the local stack's default ports (25432...);
+    # a port taken meanwhile is retried with another.
     local low high attempt
     read -r low _ </proc/sys/net/ipv4/ip_local_port_range
-    high=$(( low > 20100 ? low - 1 : 32767 ))
+    high=$(( low > 21100 && low <= 25000 ? low - 1 : 24999 ))
     for attempt in 1 2 3 4 5; do
         local port="" candidate
-        for candidate in $(shuf -i "20000-$high" -n 50); do
+        for candidate in $(shuf -i "21000-$high" -n 50); do
             if ! port_in_use "$candidate"; then port="$candidate"; break; fi
         done
-        [[ -n "$port" ]] || die "no free port found in 20000-$high"
+        [[ -n "$port" ]] || die "no free port found in 21000-$high"
         if launch "$port"; then
             echo "$port" >"$dir/port"
             echo "redis-tls: started pid $(cat "$dir/redis.pid") on TLS port $port in $dir" >&2
