@@ -20,6 +20,11 @@ var targets: [Target] = [
         pkgConfig: "hiredis",
         providers: [.apt(["libhiredis-dev"])]
     ),
+    .systemLibrary(
+        name: "COpenSSL",
+        pkgConfig: "openssl",
+        providers: [.apt(["libssl-dev"])]
+    ),
 
     // Pure protocol decoder: LSNs, replication (CopyData) messages, pgoutput messages. No I/O.
     .target(
@@ -42,11 +47,11 @@ var targets: [Target] = [
         dependencies: ["PGOutput", .product(name: "NIOCore", package: "swift-nio")],
         swiftSettings: strictSwift6
     ),
-    // hiredis-based Redis client.
+    // Redis client: own socket I/O (TCP, TLS through OpenSSL), hiredis for RESP.
     .target(
         name: "RedisCache",
         dependencies: [
-            "CHiredis",
+            "CHiredis", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: strictSwift6
@@ -135,6 +140,12 @@ var targets: [Target] = [
     .testTarget(
         name: "PostgresReplicationTests",
         dependencies: ["PostgresReplication", "PGOutput", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        swiftSettings: strictSwift6
+    ),
+    // Against the stack's Redis and a TLS + ACL Redis the suite starts (deploy/local/redis-tls.sh).
+    .testTarget(
+        name: "RedisCacheTests",
+        dependencies: ["RedisCache", "TestSupport", .product(name: "Logging", package: "swift-log")],
         swiftSettings: strictSwift6
     ),
 ]

@@ -1,48 +1,50 @@
-import CHiredis
-import struct Foundation.Date
-
-/// One blocking connection to a Redis server through hiredis, which formats commands and parses
-/// replies. It owns its `redisContext` and frees it on deinit.
+/// One blocking connection to a Redis server. It does its own socket I/O (non-blocking TCP with
+/// `poll`, TLS through OpenSSL for `rediss://`) and uses hiredis only to format commands and
+/// parse replies. Nothing outside this module sees a C handle.
 ///
-/// Calls block the calling thread: async callers run them on a dedicated thread, never on the
-/// cooperative pool.
+/// Calls block the calling thread: async callers use ``RedisClient``, which runs them on a
+/// dedicated thread, never on the cooperative pool. After a transport failure (lost
+/// connection, timeout, garbled reply) the connection is ``isBroken`` and every call throws:
+/// replies could be out of step with commands, so a new connection is needed.
 public final class RedisConnection {
-    private let context: UnsafeMutablePointer<redisContext>
-    /// The server, for messages (password redacted).
+    /// The server, for messages (password redacted in its description).
     public let url: RedisURL
+    /// The timeouts and TLS settings this connection was opened with.
+    public let options: RedisConnectionOptions
+    /// True after a transport failure; every later call throws ``RedisError/Code-swift.enum/connectionLost``.
+    public private(set) var isBroken = false
 
-    /// Connects, authenticates and selects the URL's database.
-    ///
-    /// - Parameters:
-    ///   - connectTimeout: seconds to wait for the TCP connection.
-    ///   - commandTimeout: seconds to wait for each reply.
-    public init(url: RedisURL, connectTimeout: Double = 5, commandTimeout: Double = 5) throws(RedisError) {
-        guard !url.tls else {
-            throw RedisError(code: .connectionFailed, message: "\(url): TLS (rediss://) is not supported by this hiredis build (0.14 has no TLS)")
+    private let channel: ByteChannel
+    private let parser: ReplyParser
+    private var encoder = CommandEncoder()
+    private var request: [UInt8] = []
+    private var failure: String?
+
+    /// Connects, authenticates (`AUTH [user] password`), selects the URL's database, sets the
+    /// client name and checks the server answers (`PING`), in one round trip after the handshake.
+    public init(url: RedisURL, options: RedisConnectionOptions) throws(RedisError) {
+        do {
+            try options.validate()
+        } catch {
+            throw RedisError(code: error.code, message: "\(url): \(error.message)")
         }
         self.url = url
-        guard let context = redisConnectWithTimeout(url.host, Int32(url.port), timeval(seconds: connectTimeout)) else {
-            throw RedisError(code: .connectionFailed, message: "\(url): cannot allocate a hiredis context")
+        self.options = options
+        do {
+            let context = url.tls
+                ? try TLSContext(caFile: url.caFile ?? options.tls.caFile, verify: !(url.insecure || options.tls.insecureSkipVerification))
+                : nil
+            channel = try ByteChannel.open(host: url.host, port: url.port, tls: context, timeout: options.connectTimeout)
+            parser = try ReplyParser()
+        } catch {
+            throw RedisError(code: error.code, message: "\(url): \(error.message)")
         }
-        if context.pointee.err != 0 {
-            let reason = RedisConnection.errorString(context)
-            redisFree(context)
-            let timedOut = reason.localizedCaseInsensitiveContains("timed out")
-            throw RedisError(code: timedOut ? .timeout : .connectionFailed, message: "\(url): cannot connect: \(reason)")
-        }
-        // From here on a thrown error runs deinit, which frees the context.
-        self.context = context
-        redisSetTimeout(context, timeval(seconds: commandTimeout))
-        if let password = url.password {
-            try expectOK(try command(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password]), what: "AUTH")
-        }
-        if url.database != 0 {
-            try expectOK(try command(["SELECT", String(url.database)]), what: "SELECT \(url.database)")
-        }
+        try handshake()
     }
 
-    deinit {
-        redisFree(context)
+    /// Connects with the given timeouts in seconds and default options otherwise.
+    public convenience init(url: RedisURL, connectTimeout: Double = 5, commandTimeout: Double = 5) throws(RedisError) {
+        try self.init(url: url, options: RedisConnectionOptions(connectTimeout: connectTimeout, commandTimeout: commandTimeout))
     }
 
     /// Runs one command and returns its reply (error replies are returned, not thrown).
@@ -50,89 +52,153 @@ public final class RedisConnection {
         try pipeline([arguments])[0]
     }
 
-    /// Sends every command, then reads every reply: one round trip for the whole batch.
+    /// Runs one command whose arguments are raw bytes (binary keys or values).
+    public func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
+        try pipeline([arguments])[0]
+    }
+
+    /// Formats every command into one buffer, sends it and reads every reply: one round trip for
+    /// the whole batch. An error reply to one command is returned in its place and hides nothing else.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
-        for arguments in commands {
-            append(arguments)
+        try checkUsable()
+        request.removeAll(keepingCapacity: true)
+        do {
+            for command in commands {
+                try encoder.append(command, to: &request)
+            }
+        } catch {
+            throw RedisError(code: error.code, message: "\(url): \(error.message)")
         }
+        return try exchange(request, count: commands.count)
+    }
+
+    /// Like ``pipeline(_:)-([[String]])``, for commands whose arguments are raw bytes.
+    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        try checkUsable()
+        request.removeAll(keepingCapacity: true)
+        do {
+            for command in commands {
+                try encoder.append(command, to: &request)
+            }
+        } catch {
+            throw RedisError(code: error.code, message: "\(url): \(error.message)")
+        }
+        return try exchange(request, count: commands.count)
+    }
+
+    /// Sends a batch formatted beforehand and reads its replies (one round trip).
+    public func pipeline(_ batch: RedisBatch) throws(RedisError) -> [RedisReply] {
+        try checkUsable()
+        return try exchange(batch.bytes, count: batch.count)
+    }
+
+    private func checkUsable() throws(RedisError) {
+        if isBroken {
+            throw RedisError(code: .connectionLost, message: "\(url): connection unusable after an earlier failure (\(failure ?? "unknown")); open a new one")
+        }
+    }
+
+    /// Queues `bytes` (`count` commands), then sends and receives until `count` replies are in.
+    /// A failure marks the connection broken and names the server and how far the batch got.
+    private func exchange(_ bytes: [UInt8], count: Int) throws(RedisError) -> [RedisReply] {
         var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-                let reason = RedisConnection.errorString(context)
-                let timedOut = reason.localizedCaseInsensitiveContains("temporarily unavailable") || reason.localizedCaseInsensitiveContains("timed out")
-                throw RedisError(code: timedOut ? .timeout : .connectionLost, message: "\(url): \(reason)")
+        do {
+            try transfer(bytes, count: count, into: &replies)
+            return replies
+        } catch {
+            throw RedisError(
+                code: error.code,
+                message: "\(url): \(error.message) (\(replies.count) of \(count) replies received; the others may or may not have run)")
+        }
+    }
+
+    private func transfer(_ bytes: [UInt8], count: Int, into replies: inout [RedisReply]) throws(RedisError) {
+        guard count > 0 else { return }
+        replies.reserveCapacity(count)
+        do throws(RedisError) {
+            try enqueue(bytes)
+            // Send what the socket takes, wait for it to take more or for replies, read them:
+            // one poll per wake-up, and a batch larger than the socket buffers never deadlocks.
+            while replies.count < count {
+                if channel.hasPendingOutput {
+                    _ = try channel.flushSome()
+                }
+                guard try channel.wait(until: Deadline(after: options.commandTimeout)) else {
+                    throw RedisError(code: .timeout, message: "no reply within \(options.commandTimeout) s")
+                }
+                if try channel.receiveSome({ chunk throws(RedisError) in try parser.feed(chunk) }) {
+                    while replies.count < count, let reply = try parser.next() {
+                        replies.append(reply)
+                    }
+                }
             }
-            let reply = raw.assumingMemoryBound(to: redisReply.self)
-            replies.append(RedisConnection.copy(reply))
-            freeReplyObject(raw)
+        } catch {
+            isBroken = true
+            failure = error.message
+            throw error
         }
-        return replies
     }
 
-    private func append(_ arguments: [String]) {
-        // All arguments in one buffer (plus a NUL so it is never empty); hiredis copies them
-        // while formatting, so the pointers only need to live through the call.
-        var storage: [UInt8] = []
-        var lengths: [Int] = []
-        lengths.reserveCapacity(arguments.count)
-        for argument in arguments {
-            let before = storage.count
-            storage.append(contentsOf: argument.utf8)
-            lengths.append(storage.count - before)
+    private func enqueue(_ bytes: [UInt8]) throws(RedisError) {
+        do {
+            try bytes.withUnsafeBytes { try channel.enqueue($0) }
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(code: .connectionLost, message: "cannot queue the request: \(error)")
         }
-        storage.append(0)
-        storage.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!)
-            var offset = 0
-            var pointers: [UnsafePointer<CChar>?] = lengths.map { length in
-                defer { offset += length }
-                return (base + offset).assumingMemoryBound(to: CChar.self)
+    }
+
+    /// AUTH, SELECT, CLIENT SETNAME and PING in one round trip; the first error reply fails.
+    private func handshake() throws(RedisError) {
+        var commands: [[String]] = []
+        var names: [String] = []
+        if let password = url.password {
+            commands.append(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+            names.append("AUTH")
+        }
+        if url.database != 0 {
+            commands.append(["SELECT", String(url.database)])
+            names.append("SELECT \(url.database)")
+        }
+        if let name = options.clientName {
+            commands.append(["CLIENT", "SETNAME", name])
+            names.append("CLIENT SETNAME")
+        }
+        commands.append(["PING"])
+        names.append("PING")
+        var replies: [RedisReply] = []
+        request.removeAll(keepingCapacity: true)
+        do throws(RedisError) {
+            for command in commands {
+                try encoder.append(command, to: &request)
             }
-            _ = redisAppendCommandArgv(context, Int32(arguments.count), &pointers, &lengths)
+            try transfer(request, count: commands.count, into: &replies)
+        } catch {
+            throw setupError(error, commands: names)
+        }
+        for (name, reply) in zip(names, replies) {
+            if case .error(let message) = reply {
+                throw RedisError(serverReply: message, server: url.description, command: name)
+            }
+        }
+        guard replies.last == .status("PONG") else {
+            throw RedisError(code: .unexpectedReply, message: "\(url): PING answered \(replies.last.map { "\($0)" } ?? "nothing")")
         }
     }
 
-    private func expectOK(_ reply: RedisReply, what: String) throws(RedisError) {
-        if case .error(let message) = reply {
-            throw RedisError(serverReply: "\(what) failed: \(message)", server: url.description)
-        }
-    }
-
-    private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
-        let value = reply.pointee
-        switch value.type {
-        case REDIS_REPLY_STRING:
-            return .string(value.str.map { Array(UnsafeRawBufferPointer(start: $0, count: value.len)) } ?? [])
-        case REDIS_REPLY_STATUS:
-            return .status(text(value))
-        case REDIS_REPLY_ERROR:
-            return .error(text(value))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int64(value.integer))
-        case REDIS_REPLY_ARRAY:
-            return .array((0..<value.elements).compactMap { index in value.element[index].map(copy) })
+    /// A transport failure while setting up. A closed connection or bytes that are not RESP on
+    /// a plain connection most often mean a TLS port.
+    private func setupError(_ error: RedisError, commands: [String]) -> RedisError {
+        let hint = url.tls ? "" : " (if this is a TLS port, use rediss://)"
+        let context = "\(url): \(error.message) while setting up the connection (\(commands.joined(separator: ", ")))"
+        switch error.code {
+        case .connectionLost:
+            return RedisError(code: .connectionFailed, message: context + hint)
+        case .protocolError:
+            return RedisError(code: .protocolError, message: context + hint)
         default:
-            return .null
+            return RedisError(code: error.code, message: context)
         }
-    }
-
-    private static func text(_ value: redisReply) -> String {
-        guard let str = value.str else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: str, count: value.len), as: UTF8.self)
-    }
-
-    private static func errorString(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: context.pointee.errstr) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-    }
-}
-
-extension timeval {
-    init(seconds: Double) {
-        let whole = Int(seconds)
-        self.init(tv_sec: whole, tv_usec: Int((seconds - Double(whole)) * 1_000_000))
     }
 }

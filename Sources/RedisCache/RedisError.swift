@@ -23,6 +23,21 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
         case loading = "loading"
         /// The reply had an unexpected shape.
         case unexpectedReply = "unexpected-reply"
+        /// The bytes from the server are not RESP (often: a TLS port reached with `redis://`).
+        case protocolError = "protocol-error"
+        /// The TLS handshake failed for a reason other than the certificate (protocol, cipher, a
+        /// plain-text port reached with `rediss://`).
+        case tlsHandshakeFailed = "tls-handshake-failed"
+        /// The server's certificate was not trusted or does not match the host name.
+        case tlsCertificateRejected = "tls-certificate-rejected"
+        /// A command had no arguments, or the options are invalid.
+        case invalidCommand = "invalid-command"
+        /// No pooled connection became free within the lease timeout.
+        case poolExhausted = "pool-exhausted"
+        /// The client or pool was closed.
+        case closed = "closed"
+        /// The calling task was cancelled before the command was sent.
+        case cancelled = "cancelled"
     }
 
     /// The kind of failure.
@@ -38,17 +53,35 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// Classifies a server error reply by its prefix (`READONLY`, `OOM`, `LOADING`, `WRONGPASS`, `NOAUTH`).
     public init(serverReply: String, server: String) {
-        let prefix = serverReply.prefix(while: { $0 != " " })
-        let code: Code
-        switch prefix {
-        case "READONLY": code = .readOnlyReplica
-        case "OOM": code = .outOfMemory
-        case "LOADING": code = .loading
-        case "WRONGPASS", "NOAUTH", "NOPERM": code = .authenticationFailed
-        default: code = .serverError
-        }
-        self.init(code: code, message: "\(server): \(serverReply)")
+        self.init(code: RedisError.classify(serverReply), message: "\(server): \(serverReply)")
     }
 
+    /// Classifies a server error reply to `command` (named in the message, e.g. `AUTH`) by the
+    /// reply's prefix, as ``init(serverReply:server:)`` does.
+    public init(serverReply: String, server: String, command: String) {
+        self.init(code: RedisError.classify(serverReply), message: "\(server): \(command) failed: \(serverReply)")
+    }
+
+    /// The code for a server error reply, from its first word.
+    static func classify(_ serverReply: String) -> Code {
+        switch serverReply.prefix(while: { $0 != " " }) {
+        case "READONLY": .readOnlyReplica
+        case "OOM": .outOfMemory
+        case "LOADING": .loading
+        case "WRONGPASS", "NOAUTH", "NOPERM": .authenticationFailed
+        default: .serverError
+        }
+    }
+
+    /// True for failures a new connection attempt may cure (refused, timed out, dropped,
+    /// loading); false for configuration problems (credentials, certificates, URL).
+    var isTransient: Bool {
+        switch code {
+        case .connectionFailed, .connectionLost, .timeout, .loading: true
+        default: false
+        }
+    }
+
+    /// `redis <code>: <message>`, for logs and command-line output.
     public var description: String { "redis \(code.rawValue): \(message)" }
 }

@@ -1,7 +1,7 @@
 import struct Foundation.URLComponents
 
-/// A parsed `redis://[user[:password]@]host[:port][/db]` address (`rediss://` for TLS).
-/// Its ``description`` never shows the password.
+/// A parsed `redis://[user[:password]@]host[:port][/db]` address (`rediss://` for TLS, with the
+/// query options `ca=/path/ca.pem` and `insecure=true`). Its ``description`` never shows the password.
 public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// The server's host name or address.
     public var host: String
@@ -15,6 +15,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public var database: Int
     /// True for `rediss://` (TLS).
     public var tls: Bool
+    /// `?ca=`: a PEM file of CA certificates that replaces the system's for this server (TLS only).
+    public var caFile: String?
+    /// `?insecure=true`: skip certificate and host name verification (TLS only; tests and
+    /// explicit opt-in, never a default).
+    public var insecure: Bool
 
     /// Parses `text`; throws ``RedisError`` with the redacted URL when it is not a Redis URL.
     public init(_ text: String) throws(RedisError) {
@@ -37,8 +42,33 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         } else {
             throw RedisError(code: .invalidURL, message: "database number '\(path)' is not a non-negative integer in \(RedisURL.redact(text))")
         }
+        guard (1...65535).contains(port) else {
+            throw RedisError(code: .invalidURL, message: "port \(port) is out of range in \(RedisURL.redact(text))")
+        }
+        self.caFile = nil
+        self.insecure = false
+        for item in components.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "ca" where !value.isEmpty:
+                self.caFile = value
+            case "insecure":
+                switch value.lowercased() {
+                case "true", "1", "yes": self.insecure = true
+                case "false", "0", "no": self.insecure = false
+                default:
+                    throw RedisError(code: .invalidURL, message: "insecure=\(value) is not true or false in \(RedisURL.redact(text))")
+                }
+            default:
+                throw RedisError(code: .invalidURL, message: "unknown or empty option '\(item.name)' in \(RedisURL.redact(text)) (known: ca=/path/ca.pem, insecure=true)")
+            }
+        }
+        if !tls, caFile != nil || insecure {
+            throw RedisError(code: .invalidURL, message: "ca= and insecure= are TLS options, but \(RedisURL.redact(text)) is not rediss://")
+        }
     }
 
+    /// The URL without query options and with the password as `***`, for messages and logs.
     public var description: String {
         var text = tls ? "rediss://" : "redis://"
         if let user { text += user }

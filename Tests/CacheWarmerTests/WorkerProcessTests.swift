@@ -29,12 +29,14 @@ import Testing
         let user = Int.random(in: 10_000_000...99_999_999)
 
         var worker = try StackEnvironment.spawn(command, output: log)
-        let writes = Task.detached { () throws -> Void in
-            let connection = try StackEnvironment.writerConnection()
-            for index in 0..<1500 {
-                let id = try connection.execute("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (\(user), \(index)) RETURNING id").scalar!
-                try connection.execute("UPDATE \"Order\" SET status = 'paid', \"totalCents\" = \(index + 1) WHERE id = \(id)")
-                if index % 50 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        let writes = Task {
+            try await onOwnThread {
+                let connection = try StackEnvironment.writerConnection()
+                for index in 0..<1500 {
+                    let id = try connection.execute("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (\(user), \(index)) RETURNING id").scalar!
+                    try connection.execute("UPDATE \"Order\" SET status = 'paid', \"totalCents\" = \(index + 1) WHERE id = \(id)")
+                    if index % 50 == 0 { usleep(20_000) }
+                }
             }
         }
         // Let the worker apply some of it, then kill it without warning.

@@ -100,3 +100,11 @@ public func eventually(within seconds: Double = 20, _ condition: () throws -> Bo
     }
     return try condition()
 }
+
+/// Runs blocking work (a loop of libpq statements) on a thread of its own, so it never holds
+/// one of the few cooperative threads that every concurrently running test needs.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

@@ -201,6 +201,8 @@ ensure_packages() {
     command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
     pkg_installed libhiredis-dev || missing+=(libhiredis-dev)
     pkg_installed libpq-dev || missing+=(libpq-dev)
+    pkg_installed libssl-dev || missing+=(libssl-dev)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     command -v ss >/dev/null 2>&1 || missing+=(iproute2)
     (( ${#missing[@]} == 0 )) && return 0

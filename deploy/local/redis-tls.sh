@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# A throwaway TLS + ACL Redis for tests: a fresh CA and server certificate (openssl CLI), then
+# redis-server daemonized on 127.0.0.1 and 127.0.0.2 with TLS only (port 0, tls-port a free
+# port in 21000-24999: below the kernel's ephemeral range and the local stack's default ports),
+# user "app" (password "apppass"), default user off.
+#
+# Usage: deploy/local/redis-tls.sh start DIR   -> writes DIR/port, DIR/ca.pem, DIR/other-ca.pem
+#        deploy/local/redis-tls.sh stop DIR
+#
+# DIR must exist and be empty (start) or hold a server started here (stop). Output goes to
+# DIR/script.log as well as stderr. The certificate names DNS:localhost and IP:127.0.0.1
+# (not 127.0.0.2: tests use that address for a host name mismatch).
+set -euo pipefail
+
+die() { printf 'redis-tls: %s\n' "$*" >&2; exit 1; }
+
+cmd="${1:-}"
+dir="${2:-}"
+[[ -n "$cmd" && -n "$dir" ]] || die "usage: $0 start|stop DIR"
+[[ -d "$dir" ]] || die "$dir is not a directory"
+dir="$(cd "$dir" && pwd -P)"
+exec 2> >(tee -a "$dir/script.log" >&2)
+
+port_in_use() { [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }
+
+# Alive = exists and is not a zombie (PID 1 may be slow to reap a daemon that exited).
+pid_alive() {
+    [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat%% *}" != Z ]]
+}
+
+start() {
+    command -v redis-server >/dev/null || die "redis-server is missing (deploy/local/stack.sh up installs it)"
+    command -v openssl >/dev/null || die "the openssl CLI is missing (deploy/local/stack.sh up installs it)"
+    cd "$dir"
+    local subject_ca="/CN=cache-warmer test CA $$"
+    {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -keyout ca.key -out ca.pem -subj "$subject_ca"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -keyout other-ca.key -out other-ca.pem -subj "/CN=cache-warmer untrusted CA $$"
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout server.key -out server.csr -subj "/CN=localhost"
+        printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+            "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.pem
+    } >openssl.log 2>&1 || { cat openssl.log >&2; die "certificate generation failed"; }
+    chmod 600 ./*.key
+
+    # Ports in the ephemeral range may be taken by outgoing connections that ss does not list
+    # as listeners, so pick below it, and below the local stack's default ports (25432...);
+    # a port taken meanwhile is retried with another.
+    local low high attempt
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    high=$(( low > 21100 && low <= 25000 ? low - 1 : 24999 ))
+    for attempt in 1 2 3 4 5; do
+        local port="" candidate
+        for candidate in $(shuf -i "21000-$high" -n 50); do
+            if ! port_in_use "$candidate"; then port="$candidate"; break; fi
+        done
+        [[ -n "$port" ]] || die "no free port found in 21000-$high"
+        if launch "$port"; then
+            echo "$port" >"$dir/port"
+            echo "redis-tls: started pid $(cat "$dir/redis.pid") on TLS port $port in $dir" >&2
+            return 0
+        fi
+        grep -q "Address already in use" "$dir/redis.log" 2>/dev/null || break
+        echo "redis-tls: port $port was taken (attempt $attempt), trying another" >&2
+    done
+    tail -n 20 "$dir/redis.log" >&2 || true
+    die "redis-server did not start"
+}
+
+# Writes the configuration for TLS port $1, starts redis-server and waits for PING; fails when
+# the server exits or does not answer within 10 s.
+launch() {
+    local port="$1"
+    rm -f "$dir/redis.pid"
+    : >"$dir/redis.log"
+    cat >"$dir/redis.conf" <<CONF
+bind 127.0.0.1 127.0.0.2
+port 0
+tls-port $port
+tls-cert-file $dir/server.pem
+tls-key-file $dir/server.key
+tls-ca-cert-file $dir/ca.pem
+tls-auth-clients no
+protected-mode no
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/redis.log
+dir $dir
+save ""
+appendonly no
+user default off
+user app on >apppass ~* &* +@all
+CONF
+    redis-server "$dir/redis.conf" || return 1
+    local tries=100 pid
+    until [[ "$(redis-cli --tls --cacert "$dir/ca.pem" -h 127.0.0.1 -p "$port" --user app --pass apppass --no-auth-warning ping 2>/dev/null)" == PONG ]]; do
+        pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
+        if (( tries-- <= 0 )) || { (( tries < 80 )) && ! pid_alive "$pid"; }; then
+            [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+stop() {
+    local pid
+    pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+    grep -q redis "/proc/$pid/comm" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    local tries=100
+    while pid_alive "$pid" && (( tries-- > 0 )); do sleep 0.05; done
+    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/redis.pid"
+    echo "redis-tls: stopped pid $pid" >&2
+}
+
+case "$cmd" in
+    start) start ;;
+    stop) stop ;;
+    *) die "usage: $0 start|stop DIR" ;;
+esac
