@@ -30,7 +30,7 @@ unit-and-integration: build
 	@# Slots left by an interrupted earlier run would pin WAL and use up max_replication_slots.
 	@$(STACK) psql writer -qAt -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name ~ '^(t_|cw_bench_)' AND NOT active" >/dev/null
 	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --skip FaultTests
-	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --filter FaultTests
+	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --filter FaultTests --no-parallel
 
 ## libFuzzer on the pgoutput decoder, seeded with the captured fixtures (FUZZ_SECONDS, default 60).
 fuzz: fuzz-build
