@@ -14,7 +14,7 @@ struct DatabaseCheck: Sendable {
 
     static func run(configuration: WorkerConfiguration, writer: ConnectionString, logger: Logger) async throws -> DatabaseCheck {
         try await offPool {
-            let connection = try PostgresConnection(writer, settings: ReplicationOptions.canonicalSessionSettings)
+            let connection = try PostgresConnection(writer, settings: ReplicationOptions.canonicalSessionSettings.merging(Setup.adminSettings) { $1 })
             try connection.requireLogicalWAL()
             guard let slot = try connection.slotState(configuration.slot) else {
                 throw WorkerError(code: .notSetUp, message: "\(writer): replication slot \(configuration.slot) does not exist: run `cache-warmer setup`")

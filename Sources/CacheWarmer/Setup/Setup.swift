@@ -21,7 +21,7 @@ public enum Setup {
     public static func run(_ configuration: WorkerConfiguration) async throws -> Report {
         let writer = try writerURL(configuration)
         return try await offPool {
-            let connection = try PostgresConnection(writer)
+            let connection = try adminConnection(writer)
             try connection.requireLogicalWAL()
             let tables = configuration.tables.map(\.sql)
             try connection.ensurePublication(configuration.publication, tables: tables, create: true)
@@ -36,7 +36,7 @@ public enum Setup {
     public static func teardown(_ configuration: WorkerConfiguration, dropPublication: Bool) async throws -> (slotDropped: Bool, publicationDropped: Bool) {
         let writer = try writerURL(configuration)
         return try await offPool {
-            let connection = try PostgresConnection(writer)
+            let connection = try adminConnection(writer)
             if let state = try connection.slotState(configuration.slot), let pid = state.activePID {
                 throw ReplicationError(code: .slotInUse, message: "\(writer): slot \(configuration.slot) is in use by PID \(pid): stop the worker first")
             }
@@ -54,8 +54,17 @@ public enum Setup {
     public static func currentWAL(_ configuration: WorkerConfiguration) async throws -> LSN {
         let writer = try writerURL(configuration)
         return try await offPool {
-            LSN(try PostgresConnection(writer).execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
+            LSN(try adminConnection(writer).execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
         }
+    }
+
+    /// Settings for the worker's short administrative sessions: no statement or lock wait may
+    /// hang a setup, a status check or a start.
+    static let adminSettings = ["statement_timeout": "30s", "lock_timeout": "10s"]
+
+    /// A short administrative session on the writer.
+    static func adminConnection(_ writer: ConnectionString) throws -> PostgresConnection {
+        try PostgresConnection(writer, settings: adminSettings)
     }
 
     static func writerURL(_ configuration: WorkerConfiguration) throws -> ConnectionString {

@@ -41,7 +41,7 @@ public struct StatusReport: Sendable, Codable, Hashable {
         }
         let slotName = configuration.slot
         var report = try await offPool {
-            let connection = try PostgresConnection(writer)
+            let connection = try Setup.adminConnection(writer)
             let current = LSN(try connection.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
             let state = try connection.slotState(slotName)
             var lag: Double?
