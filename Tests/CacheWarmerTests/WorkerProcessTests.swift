@@ -77,3 +77,62 @@ import Testing
         await harness.cleanUp()
     }
 }
+
+/// The subcommands' outputs and exit codes.
+@Suite struct CommandLineTests {
+    private func config(_ harness: WorkerHarness, extra: String = "") throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(harness.slot).yaml").path
+        try """
+            namespace: \(harness.namespace)
+            slot: \(harness.slot)
+            metrics_port: 0
+            entities:
+              order: { table: public."Order", key: [id] }
+            \(extra)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func output(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    @Test func statusSetupTeardownAndReplayExitCodes() async throws {
+        let harness = try WorkerHarness()
+        let file = try config(harness)
+        let log = file + ".out"
+        let run = { (arguments: [String]) throws -> Int32 in
+            try? FileManager.default.removeItem(atPath: log)
+            return StackEnvironment.waitForExit(try StackEnvironment.spawn([WorkerProcessTests.binary] + arguments + ["--config", file], output: log))
+        }
+        #expect(try run(["status", "--json"]) == 0)
+        #expect(output(log).contains("\"slotExists\" : true"))
+        #expect(!output(log).contains("cachewarmer:cachewarmer"), "no password in the output")
+
+        let confirmed = try #require(try PostgresReplication.PostgresConnection(harness.writer).slotState(harness.slot)?.confirmedFlushLSN)
+        try harness.sql("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (3, 3)")
+        #expect(try run(["replay", "--from", "\(confirmed.advanced(by: -1))", "--no-ack"]) == 4)
+        #expect(output(log).contains("earliest LSN it can replay from"))
+        #expect(try run(["replay", "--from", "\(confirmed)", "--no-ack"]) == 0)
+
+        #expect(try run(["teardown"]) == 0)
+        #expect(output(log).contains("dropped"))
+        #expect(try run(["status"]) == 3)
+        #expect(try run(["run"]) == 3, "run without a slot says to run setup")
+        #expect(output(log).contains("cache-warmer setup"))
+        #expect(try run(["setup"]) == 0)
+        #expect(output(log).contains("slot \(harness.slot) created"))
+        await harness.cleanUp()
+    }
+
+    @Test func aBadConfigurationExits78WithEveryProblem() async throws {
+        let harness = try WorkerHarness()
+        let file = try config(harness, extra: "batch: { max_writes: -1 }\nbogus: 1")
+        let log = file + ".out"
+        let status = StackEnvironment.waitForExit(try StackEnvironment.spawn([WorkerProcessTests.binary, "status", "--config", file], output: log))
+        #expect(status == 78)
+        #expect(output(log).contains("\(file): batch.max_writes: must be between"))
+        #expect(output(log).contains("\(file): bogus: unknown key"))
+        await harness.cleanUp()
+    }
+}
