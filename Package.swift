@@ -138,6 +138,15 @@ var targets: [Target] = [
         swiftSettings: strictSwift6
     ),
     .testTarget(
+        name: "CacheReadsTests",
+        dependencies: [
+            "CacheReads", "CacheContract", "CacheWarmer", "PGOutput", "RedisCache", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
         name: "PostgresReplicationTests",
         dependencies: ["PostgresReplication", "PGOutput", "TestSupport", .product(name: "Logging", package: "swift-log")],
         swiftSettings: strictSwift6

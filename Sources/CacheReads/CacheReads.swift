@@ -174,6 +174,7 @@ public final class CacheReads: Sendable, Service {
     // MARK: - Reading
 
     private func read(_ lookup: Lookup, _ consistency: Consistency) async throws -> ReadResult {
+        let ticket = flights.ticket()
         let cached = await cacheRead(lookup)
         switch consistency {
         case .eventual, .readYourWrites:
@@ -198,7 +199,7 @@ public final class CacheReads: Sendable, Service {
         }
         let epoch = cached?.currentEpoch
         let flightKey = lookup.entry + "|" + consistency.description
-        let (result, shared) = try await flights.run(flightKey) { [self] in
+        let (result, shared) = try await flights.run(flightKey, ticket: ticket) { [self] in
             try await load(lookup, consistency, epoch: epoch)
         }
         if shared { count { $0.sharedQueries += 1 } }
