@@ -15,6 +15,7 @@ struct ReadsHarness {
     let redis: RedisConnection
     let commands: CacheCommands
     let epoch: Int64
+    let logger = Logger(label: "cache-reads-test")
 
     /// The demo configuration (deploy/cache-warmer.yaml) with a fresh namespace.
     static func configuration(readers: [String]? = nil) throws -> CacheReadsConfiguration {
@@ -73,7 +74,19 @@ struct ReadsHarness {
 
     /// Inserts an order on the writer; returns its id, its canonical JSON and the token.
     func insertOrder(status: String) async throws -> (id: Int, json: String, token: LSN) {
-        let result = try await reads.write { connection in
+        try await reads.insertOrder(status: status)
+    }
+
+    /// Sets an order's status on the writer; returns its canonical JSON and the token.
+    func updateOrder(_ id: Int, status: String) async throws -> (json: String, token: LSN) {
+        try await reads.updateOrder(id, status: status)
+    }
+}
+
+extension CacheReads {
+    /// Inserts an order on the writer; returns its id, its canonical JSON and the token.
+    func insertOrder(status: String) async throws -> (id: Int, json: String, token: LSN) {
+        let result = try await write { connection in
             let rows = try await connection.query(
                 #"INSERT INTO "Order" ("userId", status, "totalCents") VALUES (7, \#(status), 100) RETURNING id, to_jsonb("Order")::text"#,
                 logger: Logger(label: "test"))
@@ -85,7 +98,7 @@ struct ReadsHarness {
 
     /// Sets an order's status on the writer; returns its canonical JSON and the token.
     func updateOrder(_ id: Int, status: String) async throws -> (json: String, token: LSN) {
-        let result = try await reads.write { connection in
+        let result = try await write { connection in
             let rows = try await connection.query(
                 #"UPDATE "Order" SET status = \#(status) WHERE id = \#(id) RETURNING to_jsonb("Order")::text"#, logger: Logger(label: "test"))
             for try await (json) in rows.decode(String.self) { return json }
