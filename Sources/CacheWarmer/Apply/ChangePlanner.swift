@@ -65,7 +65,7 @@ public struct ChangePlanner: Sendable {
                     batch.bump(entityFence(entity.name), lsn: lsn)
                 }
                 for dependent in dependents[table] ?? [] {
-                    batch.bump(keys.queryFence(dependent.query), lsn: lsn)
+                    batch.bump(keys.queryFence(dependent.query), lsn: lsn, query: dependent.query.rawValue)
                 }
             }
         }
@@ -107,8 +107,9 @@ public struct ChangePlanner: Sendable {
         _ dependent: Dependent, relation: RelationMessage, isInsert: Bool, old: OldTuple?, oldColumns: [NamedColumn]?,
         newColumns: [NamedColumn]?, lsn: LSN, into batch: inout WriteBatch
     ) {
+        let query = dependent.query.rawValue
         guard let match = dependent.match else {
-            batch.bump(keys.queryFence(dependent.query), lsn: lsn)
+            batch.bump(keys.queryFence(dependent.query), lsn: lsn, query: query)
             return
         }
         let isKeyColumn = relation.columns.first { $0.name == match.column }?.isKey ?? false
@@ -130,11 +131,11 @@ public struct ChangePlanner: Sendable {
         case nil: if !isInsert && !isKeyColumn { known = false }
         }
         guard known, !values.isEmpty else {
-            batch.bump(keys.queryFence(dependent.query), lsn: lsn)
+            batch.bump(keys.queryFence(dependent.query), lsn: lsn, query: query)
             return
         }
         for value in values {
-            batch.bump(keys.parameterFence(dependent.query, match.parameter, value), lsn: lsn)
+            batch.bump(keys.parameterFence(dependent.query, match.parameter, value), lsn: lsn, query: query)
         }
     }
 

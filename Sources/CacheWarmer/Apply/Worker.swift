@@ -45,13 +45,21 @@ public final class Worker: Sendable {
     /// The run's counters (served by ``MetricsServer``).
     public let metrics: WorkerMetrics
     private let current = Mutex<LogicalReplicationStream?>(nil)
+    private let fencesMoved: @Sendable (Set<String>) -> Void
     private let interrupted = Atomic<Bool>(false)
 
     /// Makes a worker; nothing connects until ``run(_:)``.
-    public init(configuration: WorkerConfiguration, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
+    ///
+    /// - Parameter fencesMoved: told, after each applied batch, which cached queries' fences
+    ///   moved (the re-warmer recomputes their hot entries).
+    public init(
+        configuration: WorkerConfiguration, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
+        fencesMoved: @escaping @Sendable (Set<String>) -> Void = { _ in }
+    ) {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
+        self.fencesMoved = fencesMoved
     }
 
     /// Ends the run after the batch in progress: it is applied and acknowledged, a final status
@@ -169,6 +177,7 @@ public final class Worker: Sendable {
             stream.confirm(lastCommit)
             summary.lastApplied = lastCommit
         }
+        if !batch.movedQueries.isEmpty { fencesMoved(batch.movedQueries) }
         summary.transactions += batch.transactions
         summary.changes += batch.changes
         summary.batches += 1

@@ -25,6 +25,8 @@ public struct WriteBatch: Sendable {
     public private(set) var rows: [String: PlannedRow] = [:]
     /// Fence bumps by fence, with the highest LSN.
     public private(set) var fences: [FenceKey: LSN] = [:]
+    /// The cached queries whose fences move (for re-warming their hot entries).
+    public private(set) var movedQueries: Set<String> = []
     /// The last commit end LSN the batch includes.
     public private(set) var lastCommit: LSN?
     /// Transactions in the batch.
@@ -49,9 +51,10 @@ public struct WriteBatch: Sendable {
         changes += 1
     }
 
-    /// Moves `fence` to at least `lsn`.
-    public mutating func bump(_ fence: FenceKey, lsn: LSN) {
+    /// Moves `fence` (of cached query `query`, nil for an entity fence) to at least `lsn`.
+    public mutating func bump(_ fence: FenceKey, lsn: LSN, query: String? = nil) {
         fences[fence] = Swift.max(fences[fence] ?? .zero, lsn)
+        if let query { movedQueries.insert(query) }
     }
 
     /// Adds a transaction planned with placeholder versions, now committed at `endLSN`: its
@@ -63,6 +66,7 @@ public struct WriteBatch: Sendable {
         for fence in transaction.fences.keys {
             bump(fence, lsn: endLSN)
         }
+        movedQueries.formUnion(transaction.movedQueries)
         changes += transaction.changes
         commit(endLSN, at: time)
     }
@@ -79,6 +83,7 @@ public struct WriteBatch: Sendable {
         for fence in fences.keys {
             markers.fences[fence] = version
         }
+        markers.movedQueries = movedQueries
         markers.changes = changes
         return markers
     }

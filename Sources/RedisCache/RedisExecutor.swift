@@ -1,27 +1,37 @@
 import Dispatch
-import RedisCache
 
 /// Runs blocking hiredis calls on a serial queue of its own, never on the cooperative pool, and
-/// reconnects on the next call after a connection failed.
+/// reconnects on the next call after a connection failed. Shared by the worker and the readers.
 ///
 /// `@unchecked Sendable`: the connection is only touched from `queue`, which serializes access.
-final class RedisExecutor: @unchecked Sendable {
-    let url: RedisURL
+public final class RedisExecutor: @unchecked Sendable {
+    /// The server.
+    public let url: RedisURL
     private let queue: DispatchQueue
     private var connection: RedisConnection?
 
-    init(url: RedisURL) {
+    private let connectTimeout: Double
+    private let commandTimeout: Double
+
+    /// An executor for `url`; it connects on the first call.
+    ///
+    /// - Parameters:
+    ///   - connectTimeout: seconds to wait for the TCP connection.
+    ///   - commandTimeout: seconds to wait for each reply.
+    public init(url: RedisURL, connectTimeout: Double = 5, commandTimeout: Double = 5) {
         self.url = url
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
         self.queue = DispatchQueue(label: "cache-warmer.redis")
     }
 
     /// Sends script calls in one pipeline (loading scripts on NOSCRIPT) and returns the replies.
-    func evaluate(_ calls: [RedisScriptCall]) async throws -> [RedisReply] {
+    public func evaluate(_ calls: [RedisScriptCall]) async throws -> [RedisReply] {
         try await run { try $0.evaluate(calls) }
     }
 
     /// Sends plain commands in one pipeline.
-    func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
+    public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         try await run { try $0.pipeline(commands) }
     }
 
@@ -29,7 +39,7 @@ final class RedisExecutor: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 do {
-                    let connection = try self.connection ?? RedisConnection(url: self.url)
+                    let connection = try self.connection ?? RedisConnection(url: self.url, connectTimeout: self.connectTimeout, commandTimeout: self.commandTimeout)
                     self.connection = connection
                     continuation.resume(returning: try body(connection))
                 } catch let error as RedisError {

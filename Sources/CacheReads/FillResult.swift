@@ -1,0 +1,10 @@
+import CacheContract
+
+/// What happened to the cache after a database read.
+public enum FillResult: Hashable, Sendable {
+    /// `fill-if-not-stale` answered.
+    case outcome(FillOutcome)
+    /// Not offered to the cache: no current epoch, the row does not exist, the writer's snapshot
+    /// wait timed out, or Redis failed (the reason).
+    case skipped(String)
+}

@@ -1,0 +1,95 @@
+import CacheContract
+import CacheReads
+import Foundation
+import PGOutput
+import PostgresNIO
+import TestSupport
+import Testing
+
+/// More of the design note's race cases and the lag rules, in the same serialized suite (they
+/// pause replay on the shared replica).
+extension CacheReadsTests {
+    /// Writer fills racing commits: a writer read's version L must be a lower bound, so no
+    /// update whose post-commit WAL position is <= L may be missing from the value.
+    @Test func writerFillVersionsAreLowerBoundsUnderConcurrentCommits() async throws {
+        try await ReadsHarness.with(try ReadsHarness.configuration()) { harness in
+            let reads = harness.reads
+            let order = try await harness.insertOrder(status: "w0")
+            async let writes: [(Int, LSN)] = {
+                var tokens: [(Int, LSN)] = []
+                for index in 1...40 {
+                    tokens.append((index, try await reads.updateOrder(order.id, status: "w\(index)").token))
+                }
+                return tokens
+            }()
+            var observed: [(Int, LSN)] = []
+            for _ in 0..<60 {
+                let result = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .strong)
+                if let lsn = result.lsn, let value = result.value, let status = Self.status(value) {
+                    observed.append((status, lsn))
+                }
+            }
+            let tokens = try await writes
+            #expect(observed.count > 0)
+            for (status, lsn) in observed {
+                let missed = tokens.filter { $0.0 > status && $0.1 <= lsn }
+                #expect(missed.isEmpty, "a read at \(lsn) returned w\(status) but missed \(missed.map { "w\($0.0)@\($0.1)" })")
+            }
+            // Whatever the interleaving, the cache never ends older than the last write's read.
+            let final = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .readYourWrites(try #require(tokens.last?.1)))
+            #expect(final.value.flatMap(Self.status) == 40)
+        }
+    }
+
+    /// A delete's tombstone refuses a late fill from a replica that still has the row.
+    @Test func aTombstoneRefusesALateFillOfTheDeletedRow() async throws {
+        try await ReadsHarness.with(try ReadsHarness.configuration()) { harness in
+            let reads = harness.reads
+            let order = try await harness.insertOrder(status: "doomed")
+            _ = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .readYourWrites(order.token))
+            try ReplicaReplay.pause()
+            defer { try? ReplicaReplay.resume() }
+            let logger = harness.logger
+            let deleted = try await reads.write { connection in
+                try await connection.query(#"DELETE FROM "Order" WHERE id = \#(order.id)"#, logger: logger)
+                return true
+            }
+            let entry = try harness.commands.keys.row(try EntityName("order"), key: [KeyPart(order.id)])
+            _ = try harness.redis.evaluate(harness.commands.tombstone(entry, lsn: deleted.token, epoch: harness.epoch))
+            // Bounded staleness skips the cache: the paused replica still returns the row.
+            let late = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .boundedStaleness(3600))
+            #expect(late.source == .reader)
+            #expect(late.value == order.json)
+            #expect(late.fill == .outcome(.refusedByEntry))
+            let eventual = try await reads.row(entity: "order", key: KeyPart(order.id))
+            #expect(eventual.source == .cache)
+            #expect(eventual.value == nil)
+        }
+    }
+
+    /// Bounded staleness leaves a reader whose lag exceeds the bound; eventual still uses it.
+    @Test func boundedStalenessAvoidsALaggingReader() async throws {
+        try await ReadsHarness.with(try ReadsHarness.configuration()) { harness in
+            let reads = harness.reads
+            let order = try await harness.insertOrder(status: "lag")
+            _ = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .readYourWrites(order.token))
+            try ReplicaReplay.pause()
+            defer { try? ReplicaReplay.resume() }
+            _ = try await harness.updateOrder(order.id, status: "lag2")
+            try await Task.sleep(for: .milliseconds(1500))
+            await reads.probeReaders()
+            let lag = try #require(reads.readerStatus.first?.lag)
+            #expect(lag >= 1)
+            let bounded = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .boundedStaleness(0.5))
+            #expect(bounded.source == .writer)
+            let relaxed = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .boundedStaleness(3600))
+            #expect(relaxed.source == .reader)
+            #expect(relaxed.readerLag.map { $0 >= 1 } == true)
+        }
+    }
+
+    static func status(_ json: String) -> Int? {
+        guard let range = json.range(of: #""status": "w"#) else { return nil }
+        return Int(json[range.upperBound...].prefix(while: \.isNumber))
+    }
+}
