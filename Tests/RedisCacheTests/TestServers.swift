@@ -21,6 +21,14 @@ func elapsed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
     return (value, Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
 }
 
+/// How much later than asked a `Task.sleep` of `seconds` wakes up now: the cooperative pool's
+/// scheduling delay, measured beside an async timing check so that other suites blocking the
+/// pool do not fail it.
+func sleepLateness(_ seconds: Double) async -> Double {
+    let (_, took) = await elapsed { try? await Task.sleep(for: .seconds(seconds)) }
+    return max(0, took - seconds)
+}
+
 /// A TCP listener on 127.0.0.1 whose connections complete in the kernel's backlog but are never
 /// answered: a server that hangs.
 final class SilentServer {
