@@ -7,12 +7,11 @@ FUZZ_SCRATCH := .build-fuzz
 
 .PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures
 
-## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo.
+## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
+## the worker streaming while a writer changes orders and products, with a live view.
 demo: stack-up build
 	@eval "$$($(STACK) env)" && .build/debug/cache-warmer check
-	@echo
-	@echo "Local stack settings (eval \"\$$($(STACK) env)\" to load them):"
-	@$(STACK) env
+	@deploy/local/demo.sh
 
 ## Runs every test against the real local stack, then a CI-sized fuzz run of the decoder.
 test: stack-up unit-and-integration fuzz
@@ -26,8 +25,12 @@ stack-down:
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
 
+# Suites named *FaultTests restart or stop stack components: they run alone, after the rest.
 unit-and-integration: build
-	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS)
+	@# Slots left by an interrupted earlier run would pin WAL and use up max_replication_slots.
+	@$(STACK) psql writer -qAt -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name ~ '^(t_|cw_bench_)' AND NOT active" >/dev/null
+	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --skip FaultTests
+	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --filter FaultTests
 
 ## libFuzzer on the pgoutput decoder, seeded with the captured fixtures (FUZZ_SECONDS, default 60).
 fuzz: fuzz-build

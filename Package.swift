@@ -59,7 +59,7 @@ var targets: [Target] = [
     // Keys, versions and scripts shared by the worker and the readers.
     .target(
         name: "CacheContract",
-        dependencies: ["PGOutput"],
+        dependencies: ["PGOutput", "RedisCache"],
         swiftSettings: strictSwift6
     ),
     // The worker: configuration, change -> cache operations, apply loop.
@@ -68,6 +68,8 @@ var targets: [Target] = [
         dependencies: [
             "PGOutput", "PostgresReplication", "RedisCache", "CacheContract",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift6
     ),
@@ -80,9 +82,10 @@ var targets: [Target] = [
     .executableTarget(
         name: "cache-warmer",
         dependencies: [
-            "CacheWarmer", "CacheReads", "PGOutput", "PostgresReplication", "RedisCache",
+            "CacheWarmer", "CacheReads", "CacheContract", "PGOutput", "PostgresReplication", "RedisCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift6
     ),
@@ -90,8 +93,9 @@ var targets: [Target] = [
     .executableTarget(
         name: "cw-bench",
         dependencies: [
-            "PGOutput", "PGOutputFixtures",
+            "PGOutput", "PGOutputFixtures", "PostgresReplication", "RedisCache", "CacheContract", "CacheWarmer",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "Benchmarks/cw-bench",
@@ -112,8 +116,25 @@ var targets: [Target] = [
         swiftSettings: strictSwift6
     ),
     .testTarget(
+        name: "CacheContractTests",
+        dependencies: [
+            "CacheContract", "PGOutput", "RedisCache", "PostgresReplication", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
         name: "StackIntegrationTests",
         dependencies: ["PostgresReplication", "RedisCache", "TestSupport"],
+        swiftSettings: strictSwift6
+    ),
+    .testTarget(
+        name: "CacheWarmerTests",
+        dependencies: [
+            "CacheWarmer", "CacheContract", "PGOutput", "PostgresReplication", "RedisCache", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
         swiftSettings: strictSwift6
     ),
     .testTarget(
@@ -153,6 +174,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: targets
 )

@@ -22,7 +22,7 @@ struct BenchmarkResult: Codable {
         }
         let width = rows.map(\.label.count).max() ?? 0
         for row in rows {
-            let value = row.unit == "ratio" ? String(format: "%.2f", row.value) : String(format: "%.0f", row.value)
+            let value = row.unit == "ratio" || row.value < 100 ? String(format: "%.2f", row.value) : String(format: "%.0f", row.value)
             print("  \(row.label.padding(toLength: width, withPad: " ", startingAt: 0))  \(value.leftPadded(to: 12)) \(row.unit)")
         }
         let url = URL(fileURLWithPath: path)

@@ -10,6 +10,7 @@ final class EventQueue: Sendable {
         var waitingConsumer: CheckedContinuation<[ReplicationEvent]?, any Error>?
         var producerWaiting = false
         var finished = false
+        var consumerInterrupted = false
         var failure: (any Error)?
     }
 
@@ -77,6 +78,17 @@ final class EventQueue: Sendable {
         space.signal()
     }
 
+    /// Ends the consumer's iteration now (buffered events are left unread), waking it if it waits.
+    func interruptConsumer() {
+        let consumer = state.withLock { state -> CheckedContinuation<[ReplicationEvent]?, any Error>? in
+            state.consumerInterrupted = true
+            defer { state.waitingConsumer = nil }
+            return state.waitingConsumer
+        }
+        consumer?.resume(returning: nil)
+        space.signal()
+    }
+
     /// The next batch of events, nil at the end; suspends while the queue is empty.
     func next() async throws -> [ReplicationEvent]? {
         try await withCheckedThrowingContinuation { continuation in
@@ -86,6 +98,9 @@ final class EventQueue: Sendable {
                 case wait
             }
             let outcome: Outcome = state.withLock { state in
+                if state.consumerInterrupted {
+                    return .end(nil)
+                }
                 if !state.buffer.isEmpty {
                     let events = state.buffer
                     state.buffer.removeAll(keepingCapacity: true)

@@ -1,9 +1,9 @@
 import PGOutput
 
-/// Decides which position a standby status update may report as flushed: only what the consumer
-/// confirmed as applied, or, when nothing is in flight, the server's WAL end from a keepalive
-/// (so an idle database, or writes to unpublished tables, do not pin WAL). A plain value:
-/// tested without sockets.
+/// Decides which position a standby status update may report as flushed (only what the consumer
+/// confirmed as applied) and when the server's WAL end from a keepalive can be offered to the
+/// consumer as an idle position (nothing in flight), so an idle database, or writes to unpublished
+/// tables, do not pin WAL. A plain value: tested without sockets.
 public struct FeedbackTracker: Hashable, Sendable {
     /// The highest position the consumer confirmed as applied.
     public private(set) var confirmed: LSN = .zero
@@ -13,8 +13,8 @@ public struct FeedbackTracker: Hashable, Sendable {
     public private(set) var inTransaction = false
     /// The end of the last transaction (or non-transactional message) handed to the consumer.
     public private(set) var lastDelivered: LSN = .zero
-    /// A position reached while idle, from a keepalive.
-    public private(set) var idle: LSN = .zero
+    /// The last idle position offered to the consumer.
+    public private(set) var offeredIdle: LSN = .zero
 
     /// Starts with nothing confirmed beyond `confirmed`.
     public init(confirmed: LSN = .zero) {
@@ -22,7 +22,7 @@ public struct FeedbackTracker: Hashable, Sendable {
     }
 
     /// The position to report as flushed.
-    public var flush: LSN { max(confirmed, idle) }
+    public var flush: LSN { confirmed }
 
     /// True when every delivered change was confirmed and no transaction is open.
     public var isIdle: Bool { !inTransaction && lastDelivered <= confirmed }
@@ -62,13 +62,13 @@ public struct FeedbackTracker: Hashable, Sendable {
         }
     }
 
-    /// Records a keepalive; when idle, its WAL end becomes reportable. Returns whether ``flush`` moved.
-    @discardableResult
-    public mutating func keepalive(walEnd: LSN) -> Bool {
+    /// Records a keepalive; returns its WAL end when nothing is in flight and that position is
+    /// new, for the consumer to confirm (after recording it, e.g. as its checkpoint).
+    public mutating func keepalive(walEnd: LSN) -> LSN? {
         received = max(received, walEnd)
-        guard isIdle, walEnd > flush else { return false }
-        idle = walEnd
-        return true
+        guard isIdle, walEnd > max(confirmed, offeredIdle) else { return nil }
+        offeredIdle = walEnd
+        return walEnd
     }
 
     /// A new session starts: a transaction cut off by the disconnect will be sent again.

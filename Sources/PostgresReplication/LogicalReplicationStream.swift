@@ -15,13 +15,14 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     struct Control {
         var confirmed: LSN = .zero
         var reportedFlush: LSN = .zero
-        var stopRequested = false
         var running = true
         var waitingForEnd: [CheckedContinuation<Void, Never>] = []
     }
 
     let queue: EventQueue
     let control = Mutex(Control())
+    /// Read on every message by the stream's thread, so kept apart from ``control``'s lock.
+    private let stopFlag = Atomic<Bool>(false)
     /// Where the stream reads (password redacted in its description).
     public let target: ConnectionString
     /// The options it was started with.
@@ -60,14 +61,20 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     /// replication connection, and returns once the stream's thread is done.
     public func stop() async {
         await withCheckedContinuation { continuation in
+            stopFlag.store(true, ordering: .releasing)
             let done = control.withLock { control -> Bool in
-                control.stopRequested = true
                 guard control.running else { return true }
                 control.waitingForEnd.append(continuation)
                 return false
             }
             if done { continuation.resume() }
         }
+    }
+
+    /// Ends the consumer's iteration at once, for a graceful shutdown: the consumer finishes what
+    /// it holds, confirms it, then calls ``stop()`` so the final status update reports it.
+    public func interruptConsumer() {
+        queue.interruptConsumer()
     }
 
     /// Called by the session thread when it ends.
@@ -81,7 +88,7 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     }
 
     var stopRequested: Bool {
-        control.withLock { $0.stopRequested }
+        stopFlag.load(ordering: .acquiring)
     }
 
     /// Iterates the events; throws the error that ended the stream, if any.
@@ -104,5 +111,34 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(queue: queue)
+    }
+}
+
+extension LogicalReplicationStream {
+    /// The events in the chunks the stream's thread hands over: a chunk ends when the server had
+    /// nothing more to send at once, so a consumer can apply each chunk as one batch.
+    public var batches: Batches {
+        Batches(queue: queue)
+    }
+
+    /// An async sequence of event chunks, in WAL order.
+    public struct Batches: AsyncSequence, Sendable {
+        public typealias Element = [ReplicationEvent]
+        let queue: EventQueue
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let queue: EventQueue
+
+            public mutating func next() async throws -> [ReplicationEvent]? {
+                while let batch = try await queue.next() {
+                    if !batch.isEmpty { return batch }
+                }
+                return nil
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(queue: queue)
+        }
     }
 }

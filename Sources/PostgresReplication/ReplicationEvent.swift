@@ -8,4 +8,7 @@ public enum ReplicationEvent: Hashable, Sendable {
     /// The connection was re-established and streaming resumed at `resumeFrom`: drop any
     /// transaction that was in progress; it (and possibly already-seen ones) will come again.
     case restarted(resumeFrom: LSN)
+    /// Nothing is in flight and the server's WAL has reached `walEnd` (for example through writes
+    /// to tables outside the publications): confirming it lets the slot release that WAL.
+    case idle(walEnd: LSN)
 }

@@ -11,7 +11,8 @@ public struct ReplicationOptions: Hashable, Sendable {
     /// Stream large in-progress transactions (`streaming 'on'`, protocol 2+).
     public var streaming: Bool = false
     /// Include logical decoding messages (`messages 'true'`). A consumer that enables them must
-    /// ``LogicalReplicationStream/confirm(_:)`` non-transactional messages' LSNs too.
+    /// ``LogicalReplicationStream/confirm(_:)`` non-transactional messages' LSNs too, as it confirms
+    /// commits and ``ReplicationEvent/idle(walEnd:)`` positions.
     public var messages: Bool = false
     /// Where to start; nil resumes at the slot's confirmed position. A start older than that
     /// position fails with ``ReplicationError/Code-swift.enum/startBeforeSlotPosition``.
@@ -33,7 +34,7 @@ public struct ReplicationOptions: Hashable, Sendable {
     public var sessionSettings: [String: String] = ReplicationOptions.canonicalSessionSettings
 
     /// The settings under which pgoutput's text values match the cache's canonical formats.
-    public static let canonicalSessionSettings = ["TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1"]
+    public static let canonicalSessionSettings = ["TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex"]
 
     /// Options for `slot` and `publications`, defaults elsewhere.
     public init(slot: String, publications: [String]) {

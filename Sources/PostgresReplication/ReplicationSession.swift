@@ -147,7 +147,12 @@ struct StreamLoop {
     let connection: PostgresConnection
     var tracker: FeedbackTracker
     var batch: [ReplicationEvent] = []
+    /// When the batch's first event arrived (monotonic nanoseconds).
+    var batchStarted: UInt64 = 0
     var nextStatus: UInt64 = 0
+
+    /// The longest an event waits in a batch for more to arrive, in seconds.
+    static let maxBatchDelay = 0.001
 
     init(session: ReplicationSession, connection: PostgresConnection, tracker: FeedbackTracker) {
         self.session = session
@@ -174,9 +179,12 @@ struct StreamLoop {
                 switch try ReplicationMessage.decode(from: buffer) {
                 case .keepalive(let keepalive):
                     tracker.confirm(stream.confirmed)
-                    let moved = tracker.keepalive(walEnd: keepalive.walEnd)
-                    if keepalive.replyRequested || (moved && options.acknowledge) {
+                    if keepalive.replyRequested {
                         try sendStatus(replyRequested: false)
+                    }
+                    if let idle = tracker.keepalive(walEnd: keepalive.walEnd) {
+                        batch.append(.idle(walEnd: idle))
+                        guard flushBatch() else { return try finish(.stopped) }
                     }
                     if let end = options.endLSN, !tracker.inTransaction, keepalive.walEnd >= end {
                         return try finish(.endReached)
@@ -187,6 +195,7 @@ struct StreamLoop {
                         return try finish(.endReached)
                     }
                     tracker.delivered(message, walEnd: data.walEnd)
+                    if batch.isEmpty { batchStarted = Self.now }
                     batch.append(.message(message, walStart: data.walStart, walEnd: data.walEnd))
                     if batch.count >= ReplicationSession.batchSize {
                         guard flushBatch() else { return try finish(.stopped) }
@@ -196,6 +205,13 @@ struct StreamLoop {
                     }
                 }
             case .wouldBlock:
+                // While the server is busy more data follows within a millisecond: keep filling
+                // the batch rather than waking the consumer for a few messages, but hand it over
+                // once its first event has waited a millisecond, so latency stays bounded.
+                if !batch.isEmpty {
+                    let waited = Double(Self.now - batchStarted) / 1e9
+                    if waited < Self.maxBatchDelay && connection.waitReadable(timeout: Self.maxBatchDelay - waited) { continue }
+                }
                 guard flushBatch() else { return try finish(.stopped) }
                 let remaining = Double(nextStatus - min(nextStatus, Self.now)) / 1e9
                 _ = connection.waitReadable(timeout: min(remaining, 0.25))

@@ -90,10 +90,14 @@ extension PostgresConnection {
             }
             var missing: [String] = []
             for table in tables {
+                let relation = "\(Self.literal(table))::regclass"
+                let bySchema = serverVersion >= 150000
+                    ? " OR EXISTS (SELECT 1 FROM pg_publication_namespace s WHERE s.pnpubid = p.oid AND s.pnnspid = (SELECT relnamespace FROM pg_class WHERE oid = \(relation)))"
+                    : ""
                 let covered = try execute(
                     """
-                    SELECT 1 FROM pg_publication_tables
-                    WHERE pubname = \(Self.literal(name)) AND format('%I.%I', schemaname, tablename)::regclass = \(Self.literal(table))::regclass
+                    SELECT 1 FROM pg_publication p WHERE p.pubname = \(Self.literal(name)) AND (p.puballtables
+                      OR EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = \(relation))\(bySchema))
                     """)
                 if covered.rows.isEmpty { missing.append(table) }
             }

@@ -6,6 +6,6 @@ struct CacheWarmerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache-warmer",
         abstract: "Keeps Redis fresh from a Postgres logical replication slot.",
-        subcommands: [CheckCommand.self]
+        subcommands: [RunCommand.self, ReplayCommand.self, SetupCommand.self, TeardownCommand.self, StatusCommand.self, CheckCommand.self]
     )
 }

@@ -26,21 +26,24 @@ import Testing
         #expect(tracker.flush == LSN(108), "confirmations never move back")
     }
 
-    @Test func keepaliveAdvancesOnlyWhenIdle() {
+    @Test func keepaliveOffersItsPositionOnlyWhenIdle() {
         var tracker = FeedbackTracker()
         tracker.delivered(begin(100), walEnd: LSN(120))
-        let moved1 = tracker.keepalive(walEnd: LSN(500))
-        #expect(!moved1, "a transaction is open")
+        let open = tracker.keepalive(walEnd: LSN(500))
+        #expect(open == nil, "a transaction is open")
         tracker.delivered(commit(108), walEnd: LSN(500))
-        let moved2 = tracker.keepalive(walEnd: LSN(600))
-        #expect(!moved2, "the commit is not confirmed yet")
-        #expect(tracker.flush == .zero)
+        let unconfirmed = tracker.keepalive(walEnd: LSN(600))
+        #expect(unconfirmed == nil, "the commit is not confirmed yet")
         tracker.confirm(LSN(108))
-        let moved3 = tracker.keepalive(walEnd: LSN(700))
-        #expect(moved3)
+        let offered = tracker.keepalive(walEnd: LSN(700))
+        #expect(offered == LSN(700))
+        #expect(tracker.flush == LSN(108), "an offered position counts only once confirmed")
+        let again = tracker.keepalive(walEnd: LSN(700))
+        #expect(again == nil, "a position is offered once")
+        let older = tracker.keepalive(walEnd: LSN(650))
+        #expect(older == nil)
+        tracker.confirm(LSN(700))
         #expect(tracker.flush == LSN(700))
-        let moved4 = tracker.keepalive(walEnd: LSN(650))
-        #expect(!moved4, "an older WAL end moves nothing")
     }
 
     @Test func reconnectDropsTheOpenTransaction() {
@@ -49,8 +52,8 @@ import Testing
         #expect(!tracker.isIdle)
         tracker.reconnected()
         #expect(tracker.isIdle)
-        let moved5 = tracker.keepalive(walEnd: LSN(90))
-        #expect(moved5)
+        let offered = tracker.keepalive(walEnd: LSN(90))
+        #expect(offered == LSN(90))
     }
 
     @Test func nonTransactionalMessageMustBeConfirmed() {

@@ -41,22 +41,24 @@ import Testing
         let stream = try harness.stream()
         let dog = watchdog(stream, seconds: 90)
         let total = 300
-        let writer = Task.detached { () throws -> [Int] in
-            let connection = try StackEnvironment.writerConnection()
-            var ids: [Int] = []
-            var kills = 0
-            for index in 0..<total {
-                ids.append(try harness.insertOrder(index, on: connection))
-                if index == 100 || index == 200 {
-                    // Kill the walsender that serves the slot, once it is streaming.
-                    while kills < (index == 100 ? 1 : 2) {
-                        let killed = try connection.execute(
-                            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '\(harness.slot)' AND active_pid IS NOT NULL")
-                        if killed.rows.count == 1 { kills += 1 } else { try await Task.sleep(for: .milliseconds(20)) }
+        let writer = Task {
+            try await onOwnThread { () throws -> [Int] in
+                let connection = try StackEnvironment.writerConnection()
+                var ids: [Int] = []
+                var kills = 0
+                for index in 0..<total {
+                    ids.append(try harness.insertOrder(index, on: connection))
+                    if index == 100 || index == 200 {
+                        // Kill the walsender that serves the slot, once it is streaming.
+                        while kills < (index == 100 ? 1 : 2) {
+                            let killed = try connection.execute(
+                                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '\(harness.slot)' AND active_pid IS NOT NULL")
+                            if killed.rows.count == 1 { kills += 1 } else { usleep(20_000) }
+                        }
                     }
                 }
+                return ids
             }
-            return ids
         }
         var log = ChangeLog(userID: harness.userID)
         var earlyAcks = 0
@@ -122,7 +124,11 @@ import Testing
         let dog = watchdog(stream)
         let consumer = Task {
             for try await event in stream {
-                if case .message(.commit(let commit), _, _) = event { stream.confirm(commit.endLSN) }
+                switch event {
+                case .message(.commit(let commit), _, _): stream.confirm(commit.endLSN)
+                case .idle(let walEnd): stream.confirm(walEnd)
+                default: break
+                }
             }
         }
         let before = try #require(try harness.slotState()?.confirmedFlushLSN)

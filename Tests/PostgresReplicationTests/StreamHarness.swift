@@ -88,6 +88,8 @@ struct ChangeLog {
         case .restarted:
             restarts += 1
             open = []
+        case .idle:
+            break
         case .message(let message, _, _):
             switch message {
             case .relation(let relation):

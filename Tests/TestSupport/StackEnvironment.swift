@@ -42,21 +42,32 @@ public enum StackEnvironment {
     /// can miss the child's exit inside the test runner); returns its exit status.
     @discardableResult
     public static func run(_ arguments: [String]) throws -> Int32 {
+        waitForExit(try spawn(arguments))
+    }
+
+    /// Starts a program; its output goes to `output` (default /dev/null: a server it starts must
+    /// not hold the test runner's pipes). Returns its process id.
+    public static func spawn(_ arguments: [String], output: String = "/dev/null") throws -> pid_t {
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        // The child's output goes to /dev/null: a server it starts must not hold the test runner's pipes.
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor: Int32 in [0, 1, 2] {
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
         guard spawned == 0 else { throw SpawnError(program: arguments[0], code: spawned) }
+        return pid
+    }
+
+    /// Waits for a spawned process; returns its exit status, or 128 + the signal that ended it.
+    public static func waitForExit(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return (status >> 8) & 0xFF
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
 
     /// A program could not be started.
@@ -88,4 +99,12 @@ public func eventually(within seconds: Double = 20, _ condition: () throws -> Bo
         try await Task.sleep(for: .milliseconds(50))
     }
     return try condition()
+}
+
+/// Runs blocking work (a loop of libpq statements) on a thread of its own, so it never holds
+/// one of the few cooperative threads that every concurrently running test needs.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }

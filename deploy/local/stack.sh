@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Local dev/test stack for cache-warmer:
-#   - primary PostgreSQL 15 (wal_level=logical)      port $STACK_PG_PORT      (55432)
-#   - physical streaming replica (hot standby)       port $STACK_REPLICA_PORT (55433)
-#   - Redis                                          port $STACK_REDIS_PORT   (56379)
+#   - primary PostgreSQL 15 (wal_level=logical)      port $STACK_PG_PORT      (25432)
+#   - physical streaming replica (hot standby)       port $STACK_REPLICA_PORT (25433)
+#   - Redis                                          port $STACK_REDIS_PORT   (26379)
+# Default ports sit below the kernel's ephemeral range (32768-60999), so an outgoing
+# connection can never hold one of them while a server restarts.
 #
 # Usage: deploy/local/stack.sh up|down [--purge]|purge|status|env|psql [writer|reader] [args]|logs [-f]
 #
@@ -28,9 +30,9 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd -P)"
 SCHEMA_SQL="$REPO_ROOT/deploy/sql/demo-schema.sql"
 
-PG_PORT="${STACK_PG_PORT:-55432}"
-REPLICA_PORT="${STACK_REPLICA_PORT:-55433}"
-REDIS_PORT="${STACK_REDIS_PORT:-56379}"
+PG_PORT="${STACK_PG_PORT:-25432}"
+REPLICA_PORT="${STACK_REPLICA_PORT:-25433}"
+REDIS_PORT="${STACK_REDIS_PORT:-26379}"
 REPLICA_DELAY="${STACK_REPLICA_DELAY:-0}"
 TIMEOUT="${STACK_TIMEOUT:-30}"
 
@@ -239,8 +241,8 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$SOCKET_DIR'
 max_connections = 200
 wal_level = logical
-max_replication_slots = 20
-max_wal_senders = 20
+max_replication_slots = 64
+max_wal_senders = 64
 wal_keep_size = '512MB'
 shared_preload_libraries = 'pg_stat_statements'
 password_encryption = 'scram-sha-256'

@@ -63,6 +63,11 @@ CREATE INDEX IF NOT EXISTS "Product_category_popularityScore_idx"
 CREATE INDEX IF NOT EXISTS "Event_type_createdAt_idx"
     ON "Event" ("type", "createdAt");
 
+-- Updates and deletes of products carry the old row, so a category change fences exactly the
+-- old and the new category's catalog pages (with DEFAULT identity the old category is unknown
+-- and the whole catalog-page query would be fenced).
+ALTER TABLE "Product" REPLICA IDENTITY FULL;
+
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'cache_warmer_pub') THEN

@@ -1,0 +1,36 @@
+import Foundation
+
+/// `pg_recvlogical --plugin=pgoutput` reading a workload's slot copy to its end: the raw rate one
+/// slot gives a consumer, the baseline the stream and the worker are compared with.
+struct PgRecvlogical {
+    var binary = "/usr/lib/postgresql/15/bin/pg_recvlogical"
+
+    /// Changes per second for reading `slot` up to the workload's end.
+    func rate(_ workload: ReplicationWorkload, slot: String) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "--dbname=\(workload.writer.rawValue)", "--slot=\(slot)", "--start", "--endpos=\(workload.end)",
+            "--plugin=pgoutput", "-o", "proto_version=1", "-o", "publication_names=\(ReplicationWorkload.publication)",
+            "--no-loop", "--file=/dev/null",
+        ]
+        let start = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = (ContinuousClock.now - start).seconds
+        guard process.terminationStatus == 0 else {
+            throw BenchmarkError("pg_recvlogical exited with \(process.terminationStatus)")
+        }
+        print("  pg_recvlogical \(slot): \(workload.changes) changes in \(String(format: "%.2f", elapsed)) s")
+        return Double(workload.changes) / elapsed
+    }
+}
+
+/// A benchmark could not measure what it set out to.
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

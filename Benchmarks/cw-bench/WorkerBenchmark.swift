@@ -1,0 +1,163 @@
+import ArgumentParser
+import CacheWarmer
+import Foundation
+import Logging
+import PGOutput
+import PostgresReplication
+import RedisCache
+
+/// The worker end to end: replay throughput against pg_recvlogical, commit-to-Redis latency at a
+/// steady rate, and peak memory during one very large transaction.
+struct WorkerBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Worker replay vs pg_recvlogical (goal >= 0.8x), commit-to-Redis p99 at 1k tx/s (goal <= 10 ms), RSS in a 1M-row transaction (goal <= 100 MB)."
+    )
+
+    @Option(help: "Writer URL (default: DB_WRITER_URL).")
+    var writerURL = ProcessInfo.processInfo.environment["DB_WRITER_URL"] ?? ""
+
+    @Option(help: "Redis URL (default: REDIS_URL).")
+    var redisURL = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
+
+    @Option(help: "Transactions of 4 changes for the replay part.")
+    var transactions = 50_000
+
+    @Option(help: "Transactions per second for the latency part.")
+    var rate = 1000
+
+    @Option(help: "Seconds of steady writes for the latency part.")
+    var seconds = 10
+
+    @Option(help: "Rows in the single large transaction of the memory part (0 skips it).")
+    var largeTransactionRows = 1_000_000
+
+    @Option(help: "The cache-warmer executable, for the memory part.")
+    var binary = ".build/release/cache-warmer"
+
+    @Option(help: "Where to write the JSON result.")
+    var output = "bench-results/worker.json"
+
+    func run() async throws {
+        guard !writerURL.isEmpty, !redisURL.isEmpty else { throw ValidationError("set DB_WRITER_URL and REDIS_URL (eval \"$(deploy/local/stack.sh env)\")") }
+        let writer = ConnectionString(writerURL)
+        var rows: [BenchmarkResult.Row] = []
+
+        print("replay: writing \(transactions * 4) row changes ...")
+        let workload = try ReplicationWorkload.prepare(writer: writer, transactions: transactions)
+        defer { try? workload.cleanUp() }
+        try workload.copySlot("cw_bench_worker")
+        let started = ContinuousClock.now
+        let summary = try await Worker(configuration: configuration(slot: "cw_bench_worker"), logger: quietLogger())
+            .run(.init(endLSN: workload.end))
+        let workerRate = Double(summary.changes) / (ContinuousClock.now - started).seconds
+        guard summary.changes == workload.changes else { throw BenchmarkError("the worker applied \(summary.changes) changes, expected \(workload.changes)") }
+        print("  worker replay: \(summary.changes) changes in \(summary.batches) pipelines")
+        try workload.copySlot("cw_bench_raw")
+        let rawRate = try PgRecvlogical().rate(workload, slot: "cw_bench_raw")
+        rows += [
+            .init(label: "worker replay (decode, plan, Redis, ack)", value: workerRate, unit: "changes/s"),
+            .init(label: "pg_recvlogical --plugin=pgoutput", value: rawRate, unit: "changes/s"),
+            .init(label: "replay ratio (goal >= 0.8)", value: workerRate / rawRate, unit: "ratio"),
+        ]
+
+        print("latency: \(rate) transactions/s for \(seconds) s ...")
+        rows += try await latency(writer: writer, workload: workload)
+
+        if largeTransactionRows > 0 {
+            print("memory: one transaction of \(largeTransactionRows) rows ...")
+            rows.append(try await memory(writer: writer, workload: workload))
+        }
+        try BenchmarkResult(
+            name: "worker",
+            parameters: ["transactions": "\(transactions)", "rate": "\(rate)", "seconds": "\(seconds)", "large_transaction_rows": "\(largeTransactionRows)"],
+            rows: rows
+        ).report(to: output)
+    }
+
+    private func configuration(slot: String) throws -> WorkerConfiguration {
+        var configuration = try WorkerConfiguration.parse(
+            yaml: """
+                namespace: bench
+                publication: \(ReplicationWorkload.publication)
+                metrics_port: 0
+                entities:
+                  order: { table: public.\(ReplicationWorkload.table), key: [id] }
+                """, file: "worker-benchmark", environment: ["DB_WRITER_URL": writerURL, "REDIS_URL": redisURL])
+        configuration.slot = slot
+        return configuration
+    }
+
+    private func quietLogger() -> Logger {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Steady single-row transactions while the worker streams; latency from each commit's
+    /// timestamp to Redis confirming the pipeline that holds it.
+    private func latency(writer: ConnectionString, workload: ReplicationWorkload) async throws -> [BenchmarkResult.Row] {
+        try workload.copySlot("cw_bench_latency")
+        let admin = try PostgresConnection(writer)
+        try admin.execute("SELECT pg_replication_slot_advance('cw_bench_latency', pg_current_wal_lsn())")
+        let worker = Worker(configuration: try configuration(slot: "cw_bench_latency"), logger: quietLogger())
+        let run = Task { try await worker.run() }
+        try await Task.sleep(for: .seconds(1))
+        let connection = try PostgresConnection(writer)
+        let interval = Duration.seconds(1) / rate
+        var next = ContinuousClock.now
+        var count = 0
+        while count < rate * seconds {
+            try connection.execute("INSERT INTO \(ReplicationWorkload.table) (\"userId\", status, \"totalCents\") VALUES (\(count), 'new', 1)")
+            count += 1
+            if count == rate { worker.metrics.resetLatency() }
+            next += interval
+            if next > ContinuousClock.now { try await Task.sleep(until: next) }
+        }
+        try await Task.sleep(for: .seconds(1))
+        worker.shutDown()
+        _ = try await run.value
+        let p50 = worker.metrics.commitToRedisLatency(quantile: 0.5) * 1000
+        let p99 = worker.metrics.commitToRedisLatency(quantile: 0.99) * 1000
+        print("  commit-to-Redis p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms")
+        return [
+            .init(label: "commit-to-Redis p50 at \(rate) tx/s", value: p50, unit: "ms"),
+            .init(label: "commit-to-Redis p99 (goal <= 10)", value: p99, unit: "ms"),
+        ]
+    }
+
+    /// The worker executable's peak RSS (VmHWM) while it applies one transaction of many rows.
+    private func memory(writer: ConnectionString, workload: ReplicationWorkload) async throws -> BenchmarkResult.Row {
+        try workload.copySlot("cw_bench_memory")
+        let admin = try PostgresConnection(writer)
+        try admin.execute("SELECT pg_replication_slot_advance('cw_bench_memory', pg_current_wal_lsn())")
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("cw-bench-memory.yaml").path
+        try """
+            namespace: bench
+            slot: cw_bench_memory
+            publication: \(ReplicationWorkload.publication)
+            metrics_port: 0
+            entities:
+              order: { table: public.\(ReplicationWorkload.table), key: [id] }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--config", config, "--log-level", "warning"]
+        try process.run()
+        try admin.execute(
+            "INSERT INTO \(ReplicationWorkload.table) (\"userId\", status, \"totalCents\") SELECT g, 'bulk', g FROM generate_series(1, \(largeTransactionRows)) g")
+        let end = LSN(try admin.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
+        let redis = try RedisConnection(url: try RedisURL(redisURL))
+        let deadline = ContinuousClock.now + .seconds(600)
+        while ContinuousClock.now < deadline {
+            if let checkpoint = try redis.command(["GET", "bench:meta:checkpoint"]).text.flatMap({ LSN(parsing: $0) }), checkpoint >= end { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let peakKB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        process.terminate()
+        process.waitUntilExit()
+        print("  peak RSS \(String(format: "%.0f", peakKB / 1024)) MB")
+        return .init(label: "peak RSS, \(largeTransactionRows)-row transaction (goal <= 100)", value: peakKB / 1024, unit: "MB")
+    }
+}

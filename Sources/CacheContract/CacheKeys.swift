@@ -1,0 +1,62 @@
+/// Renders every Redis key of the contract, in one place, for one namespace. The grammar is in
+/// docs/cache-protocol.md; names are validated ``CacheName``s, values are escaped ``KeyPart``s.
+public struct CacheKeys: Hashable, Sendable {
+    /// The prefix of every key.
+    public let namespace: CacheNamespace
+    private let prefix: String
+
+    /// Keys under `namespace` (default `cw`).
+    public init(namespace: CacheNamespace = .standard) {
+        self.namespace = namespace
+        self.prefix = namespace.rawValue + ":"
+    }
+
+    /// A row entry, `<ns>:<entity>:<part>[:<part>...]` (the primary-key columns in key order,
+    /// each escaped). Throws when `key` is empty.
+    public func row(_ entity: EntityName, key: [KeyPart]) throws(CacheContractError) -> String {
+        guard !key.isEmpty else {
+            throw CacheContractError(code: .invalidName, context: entity.description, message: "a row key needs at least one part")
+        }
+        return prefix + entity.description + ":" + key.map(\.escaped).joined(separator: ":")
+    }
+
+    /// A row entry with a single-column primary key, `<ns>:<entity>:<part>`.
+    public func row(_ entity: EntityName, _ key: KeyPart) -> String {
+        prefix + entity.description + ":" + key.escaped
+    }
+
+    /// A derived entry (cached query result), `<ns>:q:<query>:<parameters hash>`.
+    public func derived(_ query: CacheName, _ parameters: CanonicalParameters) -> String {
+        prefix + "q:" + query.rawValue + ":" + parameters.hash
+    }
+
+    /// The fence covering every result of `query`, `<ns>:fence:<query>`.
+    public func queryFence(_ query: CacheName) -> FenceKey {
+        fence(query.rawValue)
+    }
+
+    /// The fence covering the results of `query` whose `parameter` equals `value`,
+    /// `<ns>:fence:<query>:<parameter>=<escaped value>`.
+    public func parameterFence(_ query: CacheName, _ parameter: CacheName, _ value: KeyPart) -> FenceKey {
+        fence(query.rawValue + ":" + parameter.rawValue + "=" + value.escaped)
+    }
+
+    /// The sampled read counts of `query` (a sorted set of canonical parameter JSON),
+    /// `<ns>:hot:<query>`.
+    public func hot(_ query: CacheName) -> String {
+        prefix + "hot:" + query.rawValue
+    }
+
+    /// `<ns>:meta:checkpoint`: the commit LSN up to which the worker has applied changes.
+    public var checkpoint: String { prefix + "meta:checkpoint" }
+
+    /// `<ns>:meta:epoch`: the current epoch (a decimal integer); entries of other epochs are void.
+    public var epoch: String { prefix + "meta:epoch" }
+
+    /// `<ns>:meta:floor`: fills with an LSN below it are refused (set when an epoch begins).
+    public var floor: String { prefix + "meta:floor" }
+
+    private func fence(_ tail: String) -> FenceKey {
+        FenceKey(key: prefix + "fence:" + tail, members: prefix + "fmem:" + tail)
+    }
+}

@@ -1,0 +1,28 @@
+import RedisCache
+
+/// The result of `fill-if-not-stale`; every refusal leaves Redis unchanged, and the reader
+/// still returns the data it read (it just does not cache it).
+public enum FillOutcome: Hashable, Sendable {
+    /// The entry now holds the fill.
+    case filled
+    /// The stored entry or tombstone has a version >= the fill's (ties refuse).
+    case refusedByEntry
+    /// The fill's epoch is not the current epoch (or there is no current epoch).
+    case refusedByEpoch
+    /// A covering fence of the current epoch is above the fill's LSN.
+    case refusedByFence
+    /// The fill's LSN is below the epoch's floor.
+    case refusedByFloor
+
+    /// Parses the script's integer reply.
+    public init(reply: RedisReply) throws(CacheContractError) {
+        switch try ScriptReply.integer(reply, "fill-if-not-stale") {
+        case 1: self = .filled
+        case 0: self = .refusedByEntry
+        case -1: self = .refusedByEpoch
+        case -2: self = .refusedByFence
+        case -3: self = .refusedByFloor
+        default: throw ScriptReply.unexpected(reply, "fill-if-not-stale")
+        }
+    }
+}

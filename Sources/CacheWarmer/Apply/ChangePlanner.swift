@@ -1,0 +1,164 @@
+import CacheContract
+import PGOutput
+
+/// Turns row changes into cache writes, following the configuration: write-through entities get
+/// their row's canonical JSON (or an invalidation when it cannot be rendered completely),
+/// deletes leave tombstones, a primary-key change removes the old key, and dependent queries'
+/// fences move, per parameter value when the rule and the row allow, else for the whole query.
+/// Pure: no I/O, tested with hand-made changes.
+public struct ChangePlanner: Sendable {
+    struct Entity: Sendable {
+        var configuration: EntityConfiguration
+        var name: EntityName
+        /// True when rows cannot be rendered from the WAL (e.g. generated columns): invalidate only.
+        var forceInvalidate: Bool
+    }
+
+    struct Dependent: Sendable {
+        var query: CacheName
+        var match: (parameter: CacheName, column: String)?
+    }
+
+    let keys: CacheKeys
+    let types: PostgresTypes
+    private var entities: [TableName: Entity] = [:]
+    private var dependents: [TableName: [Dependent]] = [:]
+
+    /// Builds the lookup tables; throws when a configured name is not a valid cache name.
+    ///
+    /// - Parameter invalidateOnly: tables whose rows must never be written through.
+    public init(configuration: WorkerConfiguration, types: PostgresTypes = .builtin, invalidateOnly: Set<TableName> = []) throws(CacheContractError) {
+        keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
+        self.types = types
+        for entity in configuration.entities {
+            entities[entity.table] = Entity(
+                configuration: entity, name: try EntityName(entity.name), forceInvalidate: invalidateOnly.contains(entity.table))
+        }
+        for query in configuration.queries {
+            let name = try CacheName(query.name)
+            for dependency in query.dependsOn {
+                var match: (CacheName, String)?
+                if let rule = dependency.match { match = (try CacheName(rule.parameter), rule.column) }
+                dependents[dependency.table, default: []].append(Dependent(query: name, match: match))
+            }
+        }
+    }
+
+    /// The fence that voids every entry of `entity` (moved by TRUNCATE); row reads pass it.
+    public func entityFence(_ entity: EntityName) -> FenceKey {
+        keys.queryFence(entity.name)
+    }
+
+    /// Adds the writes for `change`, committed at `lsn`, to `batch`.
+    public func plan(_ change: RowChange, lsn: LSN, into batch: inout WriteBatch) {
+        switch change {
+        case .insert(let relation, let new):
+            planRow(relation, isInsert: true, old: nil, new: new, lsn: lsn, into: &batch)
+        case .update(let relation, let old, let new):
+            planRow(relation, isInsert: false, old: old, new: new, lsn: lsn, into: &batch)
+        case .delete(let relation, let old):
+            planRow(relation, isInsert: false, old: old, new: nil, lsn: lsn, into: &batch)
+        case .truncate(let relations):
+            for relation in relations {
+                let table = TableName(schema: relation.namespace, name: relation.name)
+                if let entity = entities[table] {
+                    batch.bump(entityFence(entity.name), lsn: lsn)
+                }
+                for dependent in dependents[table] ?? [] {
+                    batch.bump(keys.queryFence(dependent.query), lsn: lsn)
+                }
+            }
+        }
+    }
+
+    private func planRow(_ relation: RelationMessage, isInsert: Bool, old: OldTuple?, new: TupleData?, lsn: LSN, into batch: inout WriteBatch) {
+        let table = TableName(schema: relation.namespace, name: relation.name)
+        let oldColumns = old.map { Self.named($0.tuple, relation) }
+        let newColumns = new.map { Self.named($0, relation) }
+        if let entity = entities[table] {
+            let ttl = entity.configuration.ttl
+            let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
+            if let newColumns {
+                guard let newKey = rowKey(entity, newColumns) else {
+                    // A row whose key cannot be read cannot be addressed: void the whole entity.
+                    batch.bump(entityFence(entity.name), lsn: lsn)
+                    return
+                }
+                if let oldKey, oldKey != newKey {
+                    batch.write(.tombstone, key: oldKey, lsn: lsn, ttl: nil)
+                }
+                batch.write(render(entity, newColumns), key: newKey, lsn: lsn, ttl: ttl)
+            } else if let oldKey {
+                batch.write(.tombstone, key: oldKey, lsn: lsn, ttl: nil)
+            } else {
+                batch.bump(entityFence(entity.name), lsn: lsn)
+            }
+        }
+        for dependent in dependents[table] ?? [] {
+            planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
+        }
+    }
+
+    /// Moves the parameter fences of the row's old and new values, or the whole query's fence when
+    /// a value is unknown: an update or delete without a full old image (unless the matched column
+    /// is part of the key, which an update without a key image did not change), an unsent TOAST
+    /// value, or a dependency without a match rule.
+    private func planFence(
+        _ dependent: Dependent, relation: RelationMessage, isInsert: Bool, old: OldTuple?, oldColumns: [NamedColumn]?,
+        newColumns: [NamedColumn]?, lsn: LSN, into batch: inout WriteBatch
+    ) {
+        guard let match = dependent.match else {
+            batch.bump(keys.queryFence(dependent.query), lsn: lsn)
+            return
+        }
+        let isKeyColumn = relation.columns.first { $0.name == match.column }?.isKey ?? false
+        var values: [KeyPart] = []
+        var known = true
+        func add(_ columns: [NamedColumn]?) {
+            guard let column = columns?.first(where: { $0.name == match.column }), column.value != .unchangedToast,
+                let part = try? KeyPart(column: column, types: types)
+            else {
+                known = false
+                return
+            }
+            if !values.contains(part) { values.append(part) }
+        }
+        if newColumns != nil { add(newColumns) }
+        switch old {
+        case .full?: add(oldColumns)
+        case .key?: if isKeyColumn { add(oldColumns) } else { known = false }
+        case nil: if !isInsert && !isKeyColumn { known = false }
+        }
+        guard known, !values.isEmpty else {
+            batch.bump(keys.queryFence(dependent.query), lsn: lsn)
+            return
+        }
+        for value in values {
+            batch.bump(keys.parameterFence(dependent.query, match.parameter, value), lsn: lsn)
+        }
+    }
+
+    private func rowKey(_ entity: Entity, _ columns: [NamedColumn]) -> String? {
+        var parts: [KeyPart] = []
+        for name in entity.configuration.key {
+            guard let column = columns.first(where: { $0.name == name }), column.value != .null, column.value != .unchangedToast,
+                let part = try? KeyPart(column: column, types: types)
+            else { return nil }
+            parts.append(part)
+        }
+        return try? keys.row(entity.name, key: parts)
+    }
+
+    private func render(_ entity: Entity, _ columns: [NamedColumn]) -> WriteBatch.RowWrite {
+        guard entity.configuration.mode == .writeThrough, !entity.forceInvalidate,
+            let row = try? CanonicalJSON.row(columns, types: types), row.isVerified
+        else { return .invalidate }
+        return .set(row: row.json)
+    }
+
+    private static func named(_ tuple: TupleData, _ relation: RelationMessage) -> [NamedColumn] {
+        zip(relation.columns, tuple.values).map { column, value in
+            NamedColumn(name: column.name, typeOID: column.typeOID, isKey: column.isKey, value: value)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import CacheContract
+import Logging
+import PGOutput
+import PostgresReplication
+
+/// What the worker checks on the writer before streaming: logical WAL, the slot, the publication
+/// covering the configured tables, the data types for rendering, and tables whose rows the WAL
+/// cannot render completely (generated columns, which pgoutput does not send).
+struct DatabaseCheck: Sendable {
+    var slot: SlotState
+    var currentWAL: LSN
+    var types: PostgresTypes
+    var invalidateOnly: Set<TableName>
+
+    static func run(configuration: WorkerConfiguration, writer: ConnectionString, logger: Logger) async throws -> DatabaseCheck {
+        try await offPool {
+            let connection = try PostgresConnection(writer, settings: ReplicationOptions.canonicalSessionSettings)
+            try connection.requireLogicalWAL()
+            guard let slot = try connection.slotState(configuration.slot) else {
+                throw WorkerError(code: .notSetUp, message: "\(writer): replication slot \(configuration.slot) does not exist: run `cache-warmer setup`")
+            }
+            if slot.isLost {
+                throw ReplicationError(code: .slotInvalidated, message: "\(writer): replication slot \(configuration.slot) was invalidated (wal_status = lost): run `cache-warmer teardown` and `cache-warmer setup`; the cache epoch will move")
+            }
+            try connection.ensurePublication(configuration.publication, tables: configuration.tables.map(\.sql), create: false)
+            var types = PostgresTypes.builtin
+            _ = try PostgresTypeCatalog.register(rows: try connection.execute(PostgresTypeCatalog.query).rows, into: &types)
+            var invalidateOnly: Set<TableName> = []
+            for entity in configuration.entities where entity.mode == .writeThrough {
+                let generated = try connection.execute(
+                    "SELECT count(*) FROM pg_attribute WHERE attrelid = '\(entity.table.sql.replacingOccurrences(of: "'", with: "''"))'::regclass AND attgenerated <> '' AND NOT attisdropped")
+                if generated.scalar != "0" {
+                    invalidateOnly.insert(entity.table)
+                    logger.warning("table has generated columns, which the WAL does not carry: its entries are invalidated, not written through", metadata: ["table": "\(entity.table)"])
+                }
+            }
+            let wal = LSN(try connection.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
+            return DatabaseCheck(slot: slot, currentWAL: wal, types: types, invalidateOnly: invalidateOnly)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/// A worker failure with a stable code and a one-line message naming what and where.
+public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure.
+    public enum Code: String, Hashable, Sendable {
+        /// Another worker began a newer cache epoch, or Redis lost the epoch key while running.
+        case epochChanged = "epoch-changed"
+        /// The database is not set up (slot, publication, wal_level).
+        case notSetUp = "not-set-up"
+        /// A script answered something the contract does not allow.
+        case contractViolation = "contract-violation"
+        /// The configuration names something that cannot be used.
+        case invalidConfiguration = "invalid-configuration"
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// What happened and where.
+    public var message: String
+
+    /// Makes an error.
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "worker \(code.rawValue): \(message)" }
+}

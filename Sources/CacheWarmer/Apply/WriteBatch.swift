@@ -1,0 +1,92 @@
+import CacheContract
+import PGOutput
+
+/// The cache writes of one or more consecutive transactions, coalesced: each row key keeps only
+/// its last write (later changes carry equal or higher versions) and each fence its highest LSN.
+public struct WriteBatch: Sendable {
+    /// What happens to one row key.
+    public enum RowWrite: Hashable, Sendable {
+        /// Store the row's canonical JSON.
+        case set(row: String)
+        /// The row was deleted.
+        case tombstone
+        /// The row changed in a way that cannot be rendered: readers must refill it.
+        case invalidate
+    }
+
+    /// A row key's last write, its version (commit end LSN) and its entity's entry TTL (nil: default).
+    public struct PlannedRow: Hashable, Sendable {
+        public var write: RowWrite
+        public var lsn: LSN
+        public var ttl: Double?
+    }
+
+    /// Row writes by key.
+    public private(set) var rows: [String: PlannedRow] = [:]
+    /// Fence bumps by fence, with the highest LSN.
+    public private(set) var fences: [FenceKey: LSN] = [:]
+    /// The last commit end LSN the batch includes.
+    public private(set) var lastCommit: LSN?
+    /// Transactions in the batch.
+    public private(set) var transactions = 0
+    /// Row changes seen (before coalescing).
+    public private(set) var changes = 0
+    /// Each transaction's commit time, for the commit-to-Redis latency.
+    public private(set) var commitTimes: [PostgresTimestamp] = []
+
+    /// An empty batch.
+    public init() {}
+
+    /// True when nothing is to be written or acknowledged.
+    public var isEmpty: Bool { lastCommit == nil }
+
+    /// Writes that will be sent (after coalescing).
+    public var writeCount: Int { rows.count + fences.count }
+
+    /// Records a row write at `lsn`.
+    public mutating func write(_ write: RowWrite, key: String, lsn: LSN, ttl entryTTL: Double?) {
+        rows[key] = PlannedRow(write: write, lsn: lsn, ttl: entryTTL)
+        changes += 1
+    }
+
+    /// Moves `fence` to at least `lsn`.
+    public mutating func bump(_ fence: FenceKey, lsn: LSN) {
+        fences[fence] = Swift.max(fences[fence] ?? .zero, lsn)
+    }
+
+    /// Adds a transaction planned with placeholder versions, now committed at `endLSN`: its
+    /// writes take that version (the one every change of the transaction carries).
+    public mutating func merge(_ transaction: WriteBatch, committedAt endLSN: LSN, time: PostgresTimestamp) {
+        for (key, planned) in transaction.rows {
+            rows[key] = PlannedRow(write: planned.write, lsn: endLSN, ttl: planned.ttl)
+        }
+        for fence in transaction.fences.keys {
+            bump(fence, lsn: endLSN)
+        }
+        changes += transaction.changes
+        commit(endLSN, at: time)
+    }
+
+    /// The writes of part of a large, already committed transaction as invalidation markers at
+    /// `version` (its Begin's final LSN + 1, which every fill that includes the commit exceeds),
+    /// so they can be applied before the commit arrives: markers carry no content, so the same
+    /// key marked again by a later part ties harmlessly. Fences move to `version` as well.
+    public func asMarkers(version: LSN) -> WriteBatch {
+        var markers = WriteBatch()
+        for (key, planned) in rows {
+            markers.rows[key] = PlannedRow(write: .invalidate, lsn: version, ttl: planned.ttl)
+        }
+        for fence in fences.keys {
+            markers.fences[fence] = version
+        }
+        markers.changes = changes
+        return markers
+    }
+
+    /// Closes a transaction: its commit becomes the batch's acknowledgement point.
+    public mutating func commit(_ endLSN: LSN, at time: PostgresTimestamp) {
+        lastCommit = Swift.max(lastCommit ?? .zero, endLSN)
+        transactions += 1
+        commitTimes.append(time)
+    }
+}

@@ -1,0 +1,82 @@
+/// A table cached by primary key.
+public struct EntityConfiguration: Hashable, Sendable {
+    /// How the worker keeps an entity's entries fresh.
+    public enum Mode: String, Hashable, Sendable, CaseIterable {
+        /// Rows are written to Redis from the WAL's row image (no database read).
+        case writeThrough = "write-through"
+        /// Entries are invalidated; readers refill them.
+        case invalidate
+    }
+
+    /// The entity's name in keys (`order` gives `cw:order:<id>`).
+    public var name: String
+    /// The table.
+    public var table: TableName
+    /// The key columns, in key order (default `[id]`).
+    public var key: [String]
+    /// Write-through or invalidate (default write-through).
+    public var mode: Mode
+    /// Entry TTL in seconds (default: the configuration's `entry_ttl_s`).
+    public var ttl: Double?
+
+    /// Makes an entity.
+    public init(name: String, table: TableName, key: [String] = ["id"], mode: Mode = .writeThrough, ttl: Double? = nil) {
+        self.name = name
+        self.table = table
+        self.key = key
+        self.mode = mode
+        self.ttl = ttl
+    }
+}
+
+/// A cached query result (e.g. a catalog page) and the table changes that invalidate it.
+public struct QueryConfiguration: Hashable, Sendable {
+    /// Which changes of a table move this query's fences.
+    public struct Dependency: Hashable, Sendable {
+        /// The table whose changes matter.
+        public var table: TableName
+        /// Parameter matched on a column: a change moves the fence of the parameter values equal
+        /// to the row's old and new column values; without it, or when a value is unknown, the
+        /// whole query's fence moves.
+        public var match: (parameter: String, column: String)?
+
+        /// Makes a dependency.
+        public init(table: TableName, match: (parameter: String, column: String)? = nil) {
+            self.table = table
+            self.match = match
+        }
+
+        public static func == (lhs: Dependency, rhs: Dependency) -> Bool {
+            lhs.table == rhs.table && lhs.match?.parameter == rhs.match?.parameter && lhs.match?.column == rhs.match?.column
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(table)
+            hasher.combine(match?.parameter)
+            hasher.combine(match?.column)
+        }
+    }
+
+    /// The query's name in keys (`catalog-page`).
+    public var name: String
+    /// The SQL, with `$name` placeholders for the parameters.
+    public var sql: String
+    /// The parameter names.
+    public var parameters: [String]
+    /// Entry TTL in seconds (default: the configuration's `entry_ttl_s`).
+    public var ttl: Double?
+    /// The tables it depends on.
+    public var dependsOn: [Dependency]
+    /// How many of the most-read entries to recompute after a fence moves (0: none).
+    public var rewarm: Int
+
+    /// Makes a query.
+    public init(name: String, sql: String, parameters: [String], ttl: Double? = nil, dependsOn: [Dependency], rewarm: Int = 0) {
+        self.name = name
+        self.sql = sql
+        self.parameters = parameters
+        self.ttl = ttl
+        self.dependsOn = dependsOn
+        self.rewarm = rewarm
+    }
+}

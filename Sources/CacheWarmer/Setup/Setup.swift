@@ -1,0 +1,67 @@
+import CacheContract
+import Foundation
+import PGOutput
+import PostgresReplication
+import RedisCache
+
+/// Database-side setup and inspection: the publication and slot the worker needs, and the
+/// state `cache-warmer status` prints.
+public enum Setup {
+    /// What `setup` did.
+    public struct Report: Sendable, Codable, Hashable {
+        public var publication: String
+        public var tables: [String]
+        public var slot: String
+        public var slotCreated: Bool
+        public var slotConfirmedLSN: String?
+    }
+
+    /// Checks `wal_level`, creates or extends the publication to cover the configured tables, and
+    /// creates the slot if missing.
+    public static func run(_ configuration: WorkerConfiguration) async throws -> Report {
+        let writer = try writerURL(configuration)
+        return try await offPool {
+            let connection = try PostgresConnection(writer)
+            try connection.requireLogicalWAL()
+            let tables = configuration.tables.map(\.sql)
+            try connection.ensurePublication(configuration.publication, tables: tables, create: true)
+            let (slot, created) = try connection.createSlotIfMissing(configuration.slot)
+            return Report(
+                publication: configuration.publication, tables: configuration.tables.map(\.description), slot: slot.name,
+                slotCreated: created, slotConfirmedLSN: slot.confirmedFlushLSN.map { "\($0)" })
+        }
+    }
+
+    /// Drops the slot (so the server stops retaining WAL for it) and, if asked, the publication.
+    public static func teardown(_ configuration: WorkerConfiguration, dropPublication: Bool) async throws -> (slotDropped: Bool, publicationDropped: Bool) {
+        let writer = try writerURL(configuration)
+        return try await offPool {
+            let connection = try PostgresConnection(writer)
+            if let state = try connection.slotState(configuration.slot), let pid = state.activePID {
+                throw ReplicationError(code: .slotInUse, message: "\(writer): slot \(configuration.slot) is in use by PID \(pid): stop the worker first")
+            }
+            let dropped = try connection.dropSlotIfExists(configuration.slot)
+            var publicationDropped = false
+            if dropPublication {
+                publicationDropped = try connection.execute("SELECT 1 FROM pg_publication WHERE pubname = '\(configuration.publication.replacingOccurrences(of: "'", with: "''"))'").rows.count == 1
+                try connection.execute("DROP PUBLICATION IF EXISTS \"\(configuration.publication.replacingOccurrences(of: "\"", with: "\"\""))\"")
+            }
+            return (dropped, publicationDropped)
+        }
+    }
+
+    /// The writer's current WAL position.
+    public static func currentWAL(_ configuration: WorkerConfiguration) async throws -> LSN {
+        let writer = try writerURL(configuration)
+        return try await offPool {
+            LSN(try PostgresConnection(writer).execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
+        }
+    }
+
+    static func writerURL(_ configuration: WorkerConfiguration) throws -> ConnectionString {
+        guard let url = configuration.writerURL else {
+            throw WorkerError(code: .invalidConfiguration, message: "writer_url is required (or set DB_WRITER_URL)")
+        }
+        return ConnectionString(url)
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import CacheWarmer
+import Logging
+import PGOutput
+import ServiceLifecycle
+
+/// `cache-warmer run`: the worker, until SIGTERM/SIGINT.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Stream the slot and keep Redis fresh until SIGTERM/SIGINT (exit 0 after acknowledging)."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await runWorker(common: common, options: Worker.RunOptions())
+    }
+}
+
+/// `cache-warmer replay`: applies a range of the slot and exits.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Apply the slot from an LSN (to an LSN) and exit; --no-ack leaves the slot where it is.",
+        discussion: "A start older than the slot's confirmed position is refused (exit 4) with the earliest LSN the slot can replay from."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Start LSN (X/Y).")
+    var from: String
+
+    @Option(help: "End LSN (X/Y): stop after the commit that reaches it. Default: the writer's current WAL position at start.")
+    var to: String?
+
+    @Flag(help: "Do not acknowledge: replay without consuming the slot.")
+    var noAck = false
+
+    func run() async throws {
+        guard let start = LSN(from) else { throw ValidationError("--from '\(from)' is not an LSN like 0/16B3748") }
+        var end: LSN?
+        if let to {
+            guard let parsed = LSN(to) else { throw ValidationError("--to '\(to)' is not an LSN like 0/16B3748") }
+            end = parsed
+        }
+        try await runWorker(common: common, options: Worker.RunOptions(startLSN: start, endLSN: end, acknowledge: !noAck), replay: true)
+    }
+}
+
+/// Runs the worker as a service with signal handling; prints the run's totals.
+func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool = false) async throws {
+    let logger = common.bootstrapLogging()
+    do {
+        let configuration = try common.load()
+        var options = options
+        if replay && options.endLSN == nil {
+            options.endLSN = try await Setup.currentWAL(configuration)
+        }
+        let worker = Worker(configuration: configuration, logger: logger)
+        let metrics = MetricsServer(port: configuration.metricsPort, metrics: worker.metrics, logger: logger)
+        let service = WorkerService(worker: worker, options: options) { summary in
+            logger.info("run finished", metadata: [
+                "transactions": "\(summary.transactions)", "changes": "\(summary.changes)", "batches": "\(summary.batches)",
+                "last_applied": "\(summary.lastApplied.map { "\($0)" } ?? "none")", "epoch": "\(summary.epoch)",
+            ])
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        if configuration.metricsPort != 0 && !replay {
+            services.append(.init(service: metrics))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    } catch {
+        throw ExitCodes.fail(error)
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import CacheWarmer
+import Foundation
+
+/// `cache-warmer setup`: publication and slot on the writer.
+struct SetupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setup",
+        abstract: "Check wal_level, create/extend the publication for the configured tables, create the slot if missing."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        _ = common.bootstrapLogging()
+        do {
+            let report = try await Setup.run(try common.load())
+            print("publication \(report.publication) covers \(report.tables.joined(separator: ", "))")
+            print("slot \(report.slot) \(report.slotCreated ? "created" : "exists") at \(report.slotConfirmedLSN ?? "?")")
+        } catch {
+            throw ExitCodes.fail(error)
+        }
+    }
+}
+
+/// `cache-warmer teardown`: drops the slot (and the publication on request).
+struct TeardownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "teardown",
+        abstract: "Drop the slot so the writer stops retaining WAL for it (--drop-publication drops the publication too)."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Also drop the publication.")
+    var dropPublication = false
+
+    func run() async throws {
+        _ = common.bootstrapLogging()
+        do {
+            let configuration = try common.load()
+            let result = try await Setup.teardown(configuration, dropPublication: dropPublication)
+            print("slot \(configuration.slot): \(result.slotDropped ? "dropped" : "did not exist")")
+            if dropPublication {
+                print("publication \(configuration.publication): \(result.publicationDropped ? "dropped" : "did not exist")")
+            }
+        } catch {
+            throw ExitCodes.fail(error)
+        }
+    }
+}
+
+/// `cache-warmer status`: slot position and lag, Redis checkpoint and epoch.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Slot position, confirmed lag (bytes, seconds), retained WAL, wal_status, Redis checkpoint, epoch, whether a worker holds the slot.",
+        discussion: "Exit status 0 when the slot exists and is not lost, 3 otherwise."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        _ = common.bootstrapLogging()
+        let report: StatusReport
+        do {
+            report = try await StatusReport.read(try common.load())
+        } catch {
+            throw ExitCodes.fail(error)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            let rows: [(String, String)] = [
+                ("slot", "\(report.slot)\(report.slotExists ? "" : " (missing: run cache-warmer setup)")"),
+                ("confirmed_flush_lsn", report.confirmedFlushLSN ?? "-"),
+                ("current_wal", report.currentWAL),
+                ("confirmed lag", report.confirmedLagBytes.map { "\($0) bytes" } ?? "-"),
+                ("flush lag", report.flushLagSeconds.map { String(format: "%.3f s", $0) } ?? "-"),
+                ("retained WAL", report.retainedWALBytes.map { "\($0) bytes" } ?? "-"),
+                ("wal_status", report.walStatus ?? "-"),
+                ("worker", report.workerActive ? "streaming (walsender pid \(report.activePID ?? 0))" : "none holds the slot"),
+                ("redis checkpoint", report.redisCheckpoint ?? "none"),
+                ("cache epoch", report.epoch.map { "\($0)" } ?? "none"),
+            ]
+            for (label, value) in rows {
+                print("\(label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)")
+            }
+        }
+        if !report.slotExists || report.walStatus == "lost" { throw ExitCode(3) }
+    }
+}

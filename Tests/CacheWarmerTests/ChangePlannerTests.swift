@@ -1,0 +1,124 @@
+import CacheContract
+import CacheWarmer
+import NIOCore
+import PGOutput
+import Testing
+
+/// The planner on hand-made changes: what each kind of change writes, with exact keys and JSON.
+@Suite struct ChangePlannerTests {
+    static let order = RelationMessage(
+        oid: 1, namespace: "public", name: "Order", replicaIdentity: UInt8(ascii: "d"),
+        columns: [
+            .init(isKey: true, name: "id", typeOID: 23, typeModifier: -1),
+            .init(isKey: false, name: "userId", typeOID: 23, typeModifier: -1),
+            .init(isKey: false, name: "note", typeOID: 25, typeModifier: -1),
+        ])
+    static let product = RelationMessage(
+        oid: 2, namespace: "public", name: "Product", replicaIdentity: UInt8(ascii: "f"),
+        columns: [
+            .init(isKey: true, name: "id", typeOID: 23, typeModifier: -1),
+            .init(isKey: false, name: "category", typeOID: 25, typeModifier: -1),
+        ])
+
+    static func configuration(orderMode: EntityConfiguration.Mode = .writeThrough) -> WorkerConfiguration {
+        var configuration = WorkerConfiguration()
+        configuration.entities = [
+            EntityConfiguration(name: "order", table: TableName(schema: "public", name: "Order"), mode: orderMode),
+        ]
+        configuration.queries = [
+            QueryConfiguration(
+                name: "catalog-page", sql: "SELECT 1 WHERE $category = $category", parameters: ["category"],
+                dependsOn: [.init(table: TableName(schema: "public", name: "Product"), match: (parameter: "category", column: "category"))]),
+        ]
+        return configuration
+    }
+
+    static func tuple(_ values: String?...) -> TupleData {
+        TupleData(values: values.map { $0.map { .text(ByteBuffer(string: $0)) } ?? .null })
+    }
+
+    private func plan(_ changes: [RowChange], configuration: WorkerConfiguration = Self.configuration()) throws -> WriteBatch {
+        let planner = try ChangePlanner(configuration: configuration)
+        var batch = WriteBatch()
+        for change in changes {
+            planner.plan(change, lsn: LSN(0x100), into: &batch)
+        }
+        return batch
+    }
+
+    @Test func insertWritesTheCanonicalRow() throws {
+        let batch = try plan([.insert(Self.order, new: Self.tuple("7", "42", "a \"quote\""))])
+        #expect(batch.rows["cw:order:7"]?.write == .set(row: #"{"id": 7, "note": "a \"quote\"", "userId": 42}"#))
+        #expect(batch.rows["cw:order:7"]?.lsn == LSN(0x100))
+        #expect(batch.fences.isEmpty)
+    }
+
+    @Test func anUnchangedToastColumnInvalidates() throws {
+        let new = TupleData(values: [.text(ByteBuffer(string: "7")), .text(ByteBuffer(string: "42")), .unchangedToast])
+        let batch = try plan([.update(Self.order, old: nil, new: new)])
+        #expect(batch.rows["cw:order:7"]?.write == .invalidate)
+    }
+
+    @Test func deleteLeavesATombstone() throws {
+        let batch = try plan([.delete(Self.order, old: .key(Self.tuple("7", nil, nil)))])
+        #expect(batch.rows["cw:order:7"]?.write == .tombstone)
+    }
+
+    @Test func primaryKeyChangeRemovesTheOldKey() throws {
+        let batch = try plan([.update(Self.order, old: .key(Self.tuple("7", nil, nil)), new: Self.tuple("8", "42", nil))])
+        #expect(batch.rows["cw:order:7"]?.write == .tombstone)
+        #expect(batch.rows["cw:order:8"]?.write == .set(row: #"{"id": 8, "note": null, "userId": 42}"#))
+    }
+
+    @Test func invalidateModeNeverWritesRows() throws {
+        let batch = try plan([.insert(Self.order, new: Self.tuple("7", "42", nil))], configuration: Self.configuration(orderMode: .invalidate))
+        #expect(batch.rows["cw:order:7"]?.write == .invalidate)
+    }
+
+    @Test func repeatedChangesToOneKeyCoalesce() throws {
+        let batch = try plan([
+            .insert(Self.order, new: Self.tuple("7", "1", nil)),
+            .update(Self.order, old: nil, new: Self.tuple("7", "2", nil)),
+            .update(Self.order, old: nil, new: Self.tuple("7", "3", nil)),
+        ])
+        #expect(batch.rows.count == 1)
+        #expect(batch.rows["cw:order:7"]?.write == .set(row: #"{"id": 7, "note": null, "userId": 3}"#))
+        #expect(batch.changes == 3)
+    }
+
+    @Test func productInsertFencesItsCategoryOnly() throws {
+        let batch = try plan([.insert(Self.product, new: Self.tuple("1", "home"))])
+        #expect(batch.fences.keys.map(\.key) == ["cw:fence:catalog-page:category=home"])
+    }
+
+    @Test func categoryChangeWithAFullOldImageFencesBothCategories() throws {
+        let batch = try plan([.update(Self.product, old: .full(Self.tuple("1", "home")), new: Self.tuple("1", "garden"))])
+        #expect(Set(batch.fences.keys.map(\.key)) == ["cw:fence:catalog-page:category=home", "cw:fence:catalog-page:category=garden"])
+    }
+
+    @Test func anUpdateWithoutAnOldImageFencesTheWholeQuery() throws {
+        let batch = try plan([.update(Self.product, old: nil, new: Self.tuple("1", "garden"))])
+        #expect(batch.fences.keys.map(\.key) == ["cw:fence:catalog-page"])
+    }
+
+    @Test func aKeyOnlyDeleteFencesTheWholeQuery() throws {
+        let batch = try plan([.delete(Self.product, old: .key(Self.tuple("1", nil)))])
+        #expect(batch.fences.keys.map(\.key) == ["cw:fence:catalog-page"])
+    }
+
+    @Test func truncateFencesTheEntityAndItsQueries() throws {
+        let batch = try plan([.truncate([Self.order, Self.product])])
+        #expect(Set(batch.fences.keys.map(\.key)) == ["cw:fence:order", "cw:fence:catalog-page"])
+        #expect(batch.rows.isEmpty)
+    }
+
+    @Test func mergeGivesEveryWriteTheCommitVersion() throws {
+        let transaction = try plan([.insert(Self.order, new: Self.tuple("7", "1", nil)), .insert(Self.product, new: Self.tuple("1", "home"))])
+        var batch = WriteBatch()
+        batch.merge(transaction, committedAt: LSN(0x5000), time: PostgresTimestamp(rawValue: 0))
+        #expect(batch.rows["cw:order:7"]?.lsn == LSN(0x5000))
+        #expect(batch.fences.values.allSatisfy { $0 == LSN(0x5000) })
+        #expect(batch.lastCommit == LSN(0x5000))
+        #expect(batch.transactions == 1)
+    }
+}

@@ -1,0 +1,101 @@
+import CacheContract
+import CacheWarmer
+import Foundation
+import Logging
+import PGOutput
+import PostgresReplication
+import RedisCache
+import TestSupport
+
+/// A worker with its own slot and key namespace on the local stack, run in-process, plus helpers
+/// to write rows and inspect what reached Redis.
+final class WorkerHarness: Sendable {
+    let slot = StackEnvironment.uniqueName("t_worker")
+    let namespace = StackEnvironment.uniqueName("t").replacingOccurrences(of: "_", with: "-")
+    let configuration: WorkerConfiguration
+    let worker: Worker
+    let writer: ConnectionString
+    let redisURL: RedisURL
+
+    init(_ configure: (inout WorkerConfiguration) -> Void = { _ in }) throws {
+        var configuration = try WorkerConfiguration.parse(
+            yaml: """
+                entities:
+                  order: { table: public."Order", key: [id] }
+                  product: { table: public."Product", key: [id] }
+                queries:
+                  catalog-page:
+                    sql: SELECT id FROM "Product" WHERE category = $category LIMIT 20 OFFSET $offset
+                    params: [category, offset]
+                    depends_on:
+                      - { table: public."Product", match: { param: category, column: category } }
+                """, file: "harness.yaml", environment: ProcessInfo.processInfo.environment)
+        configuration.slot = slot
+        configuration.namespace = namespace
+        configuration.statusInterval = 0.2
+        configuration.metricsPort = 0
+        configure(&configuration)
+        self.configuration = configuration
+        writer = try StackEnvironment.writer()
+        redisURL = try RedisURL(try StackEnvironment.require("REDIS_URL"))
+        var logger = Logger(label: "test.worker")
+        logger.logLevel = .notice
+        worker = Worker(configuration: configuration, logger: logger)
+        try PostgresConnection(writer).createSlotIfMissing(slot)
+    }
+
+    func start(_ options: Worker.RunOptions = .init()) -> Task<Worker.Summary, any Error> {
+        Task { try await worker.run(options) }
+    }
+
+    func sql(_ statement: String) throws -> QueryResult {
+        try PostgresConnection(writer, settings: ["TimeZone": "UTC"]).execute(statement)
+    }
+
+    func currentWAL() throws -> LSN {
+        LSN(try sql("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
+    }
+
+    func redis() throws -> RedisConnection {
+        try RedisConnection(url: redisURL)
+    }
+
+    func hash(_ key: String) throws -> [String: String] {
+        guard case .array(let items) = try redis().command(["HGETALL", key]) else { return [:] }
+        var fields: [String: String] = [:]
+        for index in stride(from: 0, to: items.count - 1, by: 2) {
+            if let name = items[index].text { fields[name] = items[index + 1].text }
+        }
+        return fields
+    }
+
+    func checkpoint() throws -> LSN? {
+        try redis().command(["GET", "\(namespace):meta:checkpoint"]).text.flatMap { LSN(parsing: $0) }
+    }
+
+    func epoch() throws -> String? {
+        try redis().command(["GET", "\(namespace):meta:epoch"]).text
+    }
+
+    /// Waits until the worker's checkpoint reaches `lsn` (everything committed before it applied).
+    func waitApplied(through lsn: LSN, within seconds: Double = 30) async throws -> Bool {
+        try await eventually(within: seconds) { (try? self.checkpoint()).flatMap { $0 }.map { $0 >= lsn } == true }
+    }
+
+    func keys(_ pattern: String) throws -> [String] {
+        guard case .array(let items) = try redis().command(["KEYS", "\(namespace):\(pattern)"]) else { return [] }
+        return items.compactMap(\.text).sorted()
+    }
+
+    /// Drops the slot and deletes the namespace's keys.
+    func cleanUp() async {
+        for _ in 0..<50 {
+            if (try? PostgresConnection(writer).slotState(slot)?.activePID) == nil { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        _ = try? PostgresConnection(writer).dropSlotIfExists(slot)
+        if let keys = try? keys("*"), !keys.isEmpty {
+            _ = try? redis().command(["DEL"] + keys)
+        }
+    }
+}
