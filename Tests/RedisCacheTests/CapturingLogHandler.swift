@@ -3,15 +3,21 @@ import Synchronization
 
 /// A log handler that keeps the messages, to check what a component logged.
 struct CapturingLogHandler: LogHandler {
+    /// One logged message and its metadata as text.
+    struct Entry: Sendable {
+        var message: String
+        var metadata: [String: String]
+    }
+
     /// The messages logged so far, shared by copies of the handler.
     final class Messages: Sendable {
-        private let storage = Mutex<[String]>([])
+        private let storage = Mutex<[Entry]>([])
 
-        func append(_ message: String) {
-            storage.withLock { $0.append(message) }
+        func append(_ entry: Entry) {
+            storage.withLock { $0.append(entry) }
         }
 
-        var all: [String] {
+        var all: [Entry] {
             storage.withLock { $0 }
         }
     }
@@ -26,7 +32,8 @@ struct CapturingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        messages.append(event.message.description)
+        let metadata = (event.metadata ?? [:]).mapValues { "\($0)" }
+        messages.append(Entry(message: event.message.description, metadata: metadata))
     }
 
     /// A logger whose messages end up in the returned list.

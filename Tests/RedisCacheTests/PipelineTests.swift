@@ -73,8 +73,4 @@ import Testing
         print("redis SET: \(Int(singleRate)) commands/s one at a time, \(Int(pipelineRate)) commands/s in pipelines of \(batch.count)")
         #expect(pipelineRate > 3 * singleRate)
     }
-
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

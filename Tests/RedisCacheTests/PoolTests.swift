@@ -6,7 +6,7 @@ import Testing
 /// The read-path pool: bounded concurrency, bounded waits, replaced connections.
 @Suite struct PoolTests {
     @Test func manyTasksShareAFewConnections() async throws {
-        let pool = try RedisConnectionPool(url: try stackURL(), size: 4, leaseTimeout: 10)
+        let pool = try RedisConnectionPool(url: try stackURL(), size: 4, leaseTimeout: 60)
         let key = uniquePrefix()
         let counter = ConcurrencyCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -29,19 +29,21 @@ import Testing
         _ = try await pool.command(["DEL", key])
     }
 
-    @Test func leaseWaitIsBounded() async throws {
+    @Test(.timeLimit(.minutes(1))) func leaseWaitIsBounded() async throws {
         let pool = try RedisConnectionPool(url: try stackURL(), size: 2)
         let first = try await pool.lease()
         let second = try await pool.lease()
+        // Only the lease timer produces .poolExhausted. No upper bound on the time: when other
+        // suites block the cooperative pool, resuming this task can take seconds (the time limit
+        // catches a lease that never gives up).
         let (error, seconds) = await elapsed {
             await redisError { () async throws(RedisError) in try await pool.lease(timeout: 0.2) }
         }
         #expect(try #require(error, "leased a third client from a pool of 2").code == .poolExhausted)
-        // The upper bound is loose: a loaded 2-core machine running the whole suite delays timers.
-        #expect(seconds >= 0.15 && seconds < 10, "took \(seconds) s")
+        #expect(seconds >= 0.15, "gave up after \(seconds) s")
         #expect(pool.statistics.waiting == 0)
         // A waiter gets the next client that comes back.
-        async let third = pool.lease(timeout: 5)
+        async let third = pool.lease(timeout: 30)
         try await Task.sleep(for: .milliseconds(50))
         first.release()
         let lease = try await third
@@ -104,9 +106,8 @@ import Testing
         }
         try await Task.sleep(for: .milliseconds(50))
         waiter.cancel()
-        let (error, seconds) = await elapsed { await waiter.value }
-        #expect(error?.code == .cancelled)
-        #expect(seconds < 1)
+        // .cancelled, not .poolExhausted after the 10 s lease timeout.
+        #expect(await waiter.value?.code == .cancelled)
         #expect(pool.statistics.waiting == 0)
         held.release()
         #expect(pool.statistics.idle == 1)

@@ -13,12 +13,24 @@ func uniquePrefix(_ name: String = "rct") -> String {
     StackEnvironment.uniqueName(name)
 }
 
-/// Seconds elapsed while running `body`.
+/// Seconds elapsed while running `body` on the calling thread (no suspension, so a busy
+/// cooperative pool does not add to the figure).
+func elapsed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+    let start = ContinuousClock.now
+    let value = try body()
+    return (value, seconds(ContinuousClock.now - start))
+}
+
+/// Seconds elapsed while running `body`, including any wait for the cooperative pool.
 func elapsed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
     let start = ContinuousClock.now
     let value = try await body()
-    let duration = ContinuousClock.now - start
-    return (value, Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    return (value, seconds(ContinuousClock.now - start))
+}
+
+/// A duration in seconds.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 /// A TCP listener on 127.0.0.1 whose connections complete in the kernel's backlog but are never
@@ -98,7 +110,7 @@ struct DedicatedRedis: Sendable {
         let status = try StackEnvironment.run(["/bin/bash", script, "start", directory])
         let log = (try? String(contentsOfFile: directory + "/script.log", encoding: .utf8)) ?? ""
         guard status == 0, let text = try? String(contentsOfFile: directory + "/port", encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            try? StackEnvironment.run(["/bin/bash", script, "stop", directory])
+            _ = try? StackEnvironment.run(["/bin/bash", script, "stop", directory])
             try? FileManager.default.removeItem(atPath: directory)
             throw TestFailure("\(script) start \(directory) failed (exit \(status)): \(log)")
         }

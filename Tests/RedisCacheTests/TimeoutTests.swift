@@ -7,7 +7,7 @@ import Testing
     @Test func serverThatNeverAnswersTimesOutClearly() async throws {
         let server = try SilentServer()
         let url = try RedisURL("redis://:hidden@127.0.0.1:\(server.port)/0")
-        let (error, seconds) = await elapsed {
+        let (error, seconds) = elapsed {
             redisError { () throws(RedisError) in try RedisConnection(url: url, options: RedisConnectionOptions(connectTimeout: 2, commandTimeout: 0.5)) }
         }
         let failure = try #require(error, "connected to a server that never answers")
@@ -21,7 +21,7 @@ import Testing
     @Test func blockedCommandTimesOutAndBreaksTheConnection() async throws {
         let connection = try RedisConnection(url: try stackURL(), options: RedisConnectionOptions(commandTimeout: 0.3))
         let key = uniquePrefix()
-        let (error, seconds) = await elapsed {
+        let (error, seconds) = elapsed {
             redisError { () throws(RedisError) in try connection.command(["BLPOP", key, "0"]) }
         }
         #expect(try #require(error, "BLPOP returned").code == .timeout)
