@@ -26,7 +26,7 @@ public final class CacheReads: Sendable, Service {
     private let writer: PostgresClient
     private let writerReadOnly: PostgresClient
     private let readers: [ReaderEndpoint]
-    private let redis: [RedisExecutor]
+    private let redis: [RedisClient]
     private let nextRedis = Atomic<UInt>(0)
     private let counters = Mutex(CacheReadsStatistics())
     private let flights = SingleFlight<ReadResult>()
@@ -64,14 +64,14 @@ public final class CacheReads: Sendable, Service {
             readers.append(ReaderEndpoint(url: try DatabaseURL(text), settings: configuration, logger: logger))
         }
         self.readers = readers
-        let redisURL: RedisURL
         do {
-            redisURL = try RedisURL(redisText)
+            let redisURL = try RedisURL(redisText)
+            let options = RedisConnectionOptions(connectTimeout: configuration.redisTimeout, commandTimeout: configuration.redisTimeout)
+            redis = try (0..<max(1, configuration.redisConnections)).map { _ throws(RedisError) in
+                try RedisClient(url: redisURL, options: options, logger: logger)
+            }
         } catch {
             throw CacheReadsError(code: .configuration, context: "redis_url", message: error.description)
-        }
-        redis = (0..<max(1, configuration.redisConnections)).map { _ in
-            RedisExecutor(url: redisURL, connectTimeout: configuration.redisTimeout, commandTimeout: configuration.redisTimeout)
         }
         retrying = Retrying(attempts: max(1, configuration.attempts), baseDelay: configuration.retryBaseDelay, timeout: configuration.operationTimeout)
     }
@@ -331,7 +331,7 @@ public final class CacheReads: Sendable, Service {
         readers.filter { $0.status.isHealthy }.min(by: { ($0.status.lag ?? .infinity) < ($1.status.lag ?? .infinity) })?.client ?? writerReadOnly
     }
 
-    private func nextExecutor() -> RedisExecutor {
+    private func nextExecutor() -> RedisClient {
         redis[Int(nextRedis.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(redis.count))]
     }
 

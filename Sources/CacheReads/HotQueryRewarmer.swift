@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// change yet is tried again a few times.
 public final class HotQueryRewarmer: Service, Sendable {
     private let reads: CacheReads
-    private let redis: RedisExecutor
+    private let redis: RedisClient
     private let commands: CacheCommands
     private let limits: [String: Int]
     private let logger: Logger
@@ -30,7 +30,7 @@ public final class HotQueryRewarmer: Service, Sendable {
             throw CacheReadsError(code: .configuration, context: "redis_url", message: "is required (or set REDIS_URL)")
         }
         do {
-            redis = RedisExecutor(url: try RedisURL(redisText))
+            redis = try RedisClient(url: try RedisURL(redisText), logger: logger)
             commands = CacheCommands(keys: CacheKeys(namespace: try CacheNamespace(worker.namespace)))
         } catch {
             throw CacheReadsError(code: .configuration, context: "redis_url", message: "\(error)")

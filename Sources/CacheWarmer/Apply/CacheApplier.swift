@@ -7,7 +7,7 @@ import RedisCache
 struct CacheApplier: Sendable {
     let keys: CacheKeys
     let ttl: CacheTTL
-    let redis: RedisExecutor
+    let redis: RedisClient
 
     /// What one batch did.
     struct Outcome: Sendable {

@@ -9,7 +9,7 @@ import RedisCache
 /// was recreated), a new epoch begins so that stale entries are never served.
 struct EpochProcedure {
     let keys: CacheKeys
-    let redis: RedisExecutor
+    let redis: RedisClient
     let logger: Logger
 
     /// Returns the epoch to write with, beginning a new one when needed.

@@ -76,7 +76,7 @@ public final class Worker: Sendable {
             throw WorkerError(code: .invalidConfiguration, message: "writer_url and redis_url are required")
         }
         let writer = ConnectionString(writerURL)
-        let redis = RedisExecutor(url: try RedisURL(redisText))
+        let redis = try RedisClient(url: try RedisURL(redisText), logger: logger)
         let keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         let ttl = CacheTTL(
             entry: .milliseconds(Int64(configuration.entryTTL * 1000)), tombstone: .milliseconds(Int64(configuration.tombstoneTTL * 1000)),

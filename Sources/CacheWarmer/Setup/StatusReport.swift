@@ -57,7 +57,7 @@ public struct StatusReport: Sendable, Codable, Hashable {
         }
         let keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         let commands = CacheCommands(keys: keys)
-        let replies = try await RedisExecutor(url: try RedisURL(redisText)).pipeline([commands.getCheckpoint, commands.getEpoch])
+        let replies = try await RedisClient(url: try RedisURL(redisText)).pipeline([commands.getCheckpoint, commands.getEpoch])
         report.redisCheckpoint = replies[0].text.flatMap { LSN(parsing: $0) }.map { "\($0)" }
         report.epoch = try CacheEpoch.parse(replies[1])
         return report
