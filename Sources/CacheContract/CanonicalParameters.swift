@@ -1,3 +1,4 @@
+import RedisCache
 /// A derived entry's parameters in canonical form: the jsonb text of the parameter object and
 /// the first 32 hex digits (128 bits) of its SHA-256, which names the entry in Redis.
 public struct CanonicalParameters: Hashable, Sendable {

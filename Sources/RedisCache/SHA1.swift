@@ -4,13 +4,7 @@
 public enum SHA1 {
     /// The 20-byte digest of `bytes`.
     public static func digest(_ bytes: some Sequence<UInt8>) -> [UInt8] {
-        var message = Array(bytes)
-        let bitLength = UInt64(message.count) &* 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
-        }
+        let message = DigestSupport.padded(bytes)
 
         var h0: UInt32 = 0x6745_2301
         var h1: UInt32 = 0xEFCD_AB89
@@ -50,21 +44,12 @@ public enum SHA1 {
             h3 = h3 &+ d
             h4 = h4 &+ e
         }
-        return [h0, h1, h2, h3, h4].flatMap { word in
-            [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
-        }
+        return DigestSupport.bytes([h0, h1, h2, h3, h4])
     }
 
     /// The digest of `bytes` as 40 lowercase hex digits (the form `SCRIPT LOAD` returns).
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(40)
-        for byte in digest(bytes) {
-            text.append(hexDigits[Int(byte >> 4)])
-            text.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        DigestSupport.hex(digest(bytes))
     }
 
     private static func rotateLeft(_ value: UInt32, _ count: UInt32) -> UInt32 {
