@@ -248,6 +248,7 @@ public final class CacheReads: Sendable, Service {
     /// it failed (it is then out of rotation until its next good probe), or its replay LSN is
     /// below `minimum`.
     private func fromReader(_ lookup: Lookup, maximumLag: Double, minimum: LSN?, epoch: Int64?) async throws -> ReadResult? {
+        guard !readers.isEmpty else { return nil }  // configured without readers: the writer is the plan
         let candidates = readers.filter { reader in
             let status = reader.status
             guard status.isHealthy, let lag = status.lag, lag <= maximumLag else { return false }

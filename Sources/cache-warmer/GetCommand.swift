@@ -48,6 +48,7 @@ struct GetCommand: AsyncParsableCommand {
                     return nil
                 }
                 defer { group.cancelAll() }
+                try await Task.sleep(for: .milliseconds(20))  // let the pools start before the first lease
                 await reads.probeReaders()
                 if isEntity {
                     return try await reads.row(entity: name, key: arguments.map { KeyPart($0) }, consistency: level)

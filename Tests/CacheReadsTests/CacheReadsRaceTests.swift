@@ -88,6 +88,21 @@ extension CacheReadsTests {
         }
     }
 
+    /// With a sample rate of 1 every cached-query read is counted in the query's hot set, under
+    /// its canonical parameter JSON, in the same round trip as the read.
+    @Test func cachedQueryReadsAreRecordedInTheHotSet() async throws {
+        var configuration = try ReadsHarness.configuration()
+        configuration.hotSampleRate = 1
+        try await ReadsHarness.with(configuration) { harness in
+            let parameters: [String: JSONValue] = ["category": .string("hot-" + UUID().uuidString.prefix(8).lowercased()), "offset": .integer(20)]
+            for _ in 0..<3 { _ = try await harness.reads.query("catalog-page", parameters: parameters) }
+            let hot = harness.commands.keys.hot(try CacheName("catalog-page"))
+            let score = try harness.redis.command(["ZSCORE", hot, CanonicalParameters(parameters).json])
+            #expect(score.text == "3")
+            #expect(harness.reads.statistics.recordedReads == 3)
+        }
+    }
+
     static func status(_ json: String) -> Int? {
         guard let range = json.range(of: #""status": "w"#) else { return nil }
         return Int(json[range.upperBound...].prefix(while: \.isNumber))
