@@ -273,7 +273,6 @@ public final class CacheReads: Sendable, Service {
                     try await VersionedFetch.fromReader(connection, query, minimum: minimum, logger: logger)
                 }
             }
-            count { $0.readerQueries += 1 }
         } catch {
             guard TransientError.isTransient(error) else { throw wrap(error, lookup) }
             reader.markUnhealthy(TransientError.describe(error))
@@ -282,6 +281,7 @@ public final class CacheReads: Sendable, Service {
             return nil
         }
         guard let fetched else { return nil }
+        count { $0.readerQueries += 1 }
         let fill = await self.fill(lookup, fetched, epoch: epoch)
         return ReadResult(value: fetched.payload, source: .reader, lsn: fetched.lsn, readerLag: reader.status.lag, fill: fill)
     }

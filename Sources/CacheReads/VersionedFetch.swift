@@ -34,14 +34,15 @@ enum VersionedFetch {
     /// while the wait passes at once (`CacheReadsTests.writerFillVersionsAreLowerBounds...`
     /// caught it). Every transaction with an id holds an ExclusiveLock on that id until after it
     /// has left the proc array (it becomes visible before the lock is released), so waiting for
-    /// those locks to go away covers every commit at or before L.
+    /// those locks to go away covers every commit at or before L. Prepared transactions (no
+    /// pid) are waited for too, so while one lingers writer reads are not cached.
     static func fromWriter(_ connection: PostgresConnection, _ query: PostgresQuery, wait: Duration, logger: Logger) async throws -> Fetched {
         guard let lsnText = try await scalar(connection, "SELECT pg_current_wal_lsn()::text", logger), let lsn = LSN(lsnText) else {
             throw CacheReadsError(code: .database, context: "writer", message: "pg_current_wal_lsn() returned no LSN")
         }
         let holders = try await scalar(connection, """
             SELECT coalesce(array_agg(transactionid::text), '{}')::text FROM pg_locks
-            WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted AND pid IS NOT NULL AND pid <> pg_backend_pid()
+            WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted
             """, logger) ?? "{}"
         var visible = holders == "{}"
         if !visible {
