@@ -30,6 +30,7 @@ public final class CacheReads: Sendable, Service {
     private let nextRedis = Atomic<UInt>(0)
     private let counters = Mutex(CacheReadsStatistics())
     private let flights = SingleFlight<ReadResult>()
+    private let lastFallbackLog = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Validates the configuration and makes the pools; connects nothing until ``run()``.
     public init(configuration: CacheReadsConfiguration, logger: Logger = Logger(label: "cache-reads")) throws(CacheReadsError) {
@@ -128,7 +129,7 @@ public final class CacheReads: Sendable, Service {
         var attempt = 0
         while true {
             do {
-                return try await Retrying.withTimeout(configuration.operationTimeout, "write") {
+                return try await Retrying.withTimeout(configuration.writeTimeout, "write") {
                     try await writer.withConnection { connection in
                         let value = try await connection.withTransaction(logger: logger) { transaction in try await body(transaction) }
                         guard let text = try await VersionedFetch.scalar(connection, "SELECT pg_current_wal_lsn()::text", logger), let token = LSN(text) else {
@@ -258,9 +259,11 @@ public final class CacheReads: Sendable, Service {
         guard let reader = candidates.min(by: { ($0.status.lag ?? .infinity) < ($1.status.lag ?? .infinity) }) else {
             if minimum == nil {
                 count { $0.writerFallbacks += 1 }
-                logger.warning(
-                    "no healthy reader, reading from the writer",
-                    metadata: ["entry": "\(lookup.entry)", "readers": "\(readers.map { "\($0.url): \($0.status.problem ?? "lag")" })"])
+                if shouldLogFallback() {
+                    logger.warning(
+                        "no healthy reader, reading from the writer (logged at most every 10 s; see statistics.writerFallbacks)",
+                        metadata: ["entry": "\(lookup.entry)", "readers": "\(readers.map { "\($0.url): \($0.status.problem ?? "lag")" })"])
+                }
             }
             return nil
         }
@@ -330,6 +333,16 @@ public final class CacheReads: Sendable, Service {
     /// A healthy reader's read-only pool, else the writer's read-only pool.
     func readOnlyClient() -> PostgresClient {
         readers.filter { $0.status.isHealthy }.min(by: { ($0.status.lag ?? .infinity) < ($1.status.lag ?? .infinity) })?.client ?? writerReadOnly
+    }
+
+    /// True at most once every 10 seconds, so a reader outage does not log every read.
+    private func shouldLogFallback() -> Bool {
+        let now = ContinuousClock.now
+        return lastFallbackLog.withLock { last in
+            if let previous = last, now - previous < .seconds(10) { return false }
+            last = now
+            return true
+        }
     }
 
     private func nextExecutor() -> RedisExecutor {
