@@ -199,6 +199,11 @@ public final class CacheReads: Sendable, Service {
             break
         }
         let epoch = cached?.currentEpoch
+        if case .strong = consistency {
+            // Not shared: a query another caller started earlier may predate this caller's
+            // request and miss a write that completed before it.
+            return try await load(lookup, consistency, epoch: epoch)
+        }
         let flightKey = lookup.entry + "|" + consistency.description
         let (result, shared) = try await flights.run(flightKey, ticket: ticket) { [self] in
             try await load(lookup, consistency, epoch: epoch)
