@@ -80,7 +80,7 @@ public final class CacheReads: Sendable, Service {
     /// Runs the connection pools and probes every reader each `probeInterval`, until cancelled
     /// (or, in a `ServiceGroup`, until graceful shutdown).
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await self.runPools()
         }
     }
