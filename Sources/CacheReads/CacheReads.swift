@@ -30,6 +30,7 @@ public final class CacheReads: Sendable, Service {
     private let nextRedis = Atomic<UInt>(0)
     private let counters = Mutex(CacheReadsStatistics())
     private let flights = SingleFlight<ReadResult>()
+    private let lastFallbackLog = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Validates the configuration and makes the pools; connects nothing until ``run()``.
     public init(configuration: CacheReadsConfiguration, logger: Logger = Logger(label: "cache-reads")) throws(CacheReadsError) {
@@ -79,7 +80,7 @@ public final class CacheReads: Sendable, Service {
     /// Runs the connection pools and probes every reader each `probeInterval`, until cancelled
     /// (or, in a `ServiceGroup`, until graceful shutdown).
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await self.runPools()
         }
     }
@@ -128,7 +129,7 @@ public final class CacheReads: Sendable, Service {
         var attempt = 0
         while true {
             do {
-                return try await Retrying.withTimeout(configuration.operationTimeout, "write") {
+                return try await Retrying.withTimeout(configuration.writeTimeout, "write") {
                     try await writer.withConnection { connection in
                         let value = try await connection.withTransaction(logger: logger) { transaction in try await body(transaction) }
                         guard let text = try await VersionedFetch.scalar(connection, "SELECT pg_current_wal_lsn()::text", logger), let token = LSN(text) else {
@@ -198,6 +199,11 @@ public final class CacheReads: Sendable, Service {
             break
         }
         let epoch = cached?.currentEpoch
+        if case .strong = consistency {
+            // Not shared: a query another caller started earlier may predate this caller's
+            // request and miss a write that completed before it.
+            return try await load(lookup, consistency, epoch: epoch)
+        }
         let flightKey = lookup.entry + "|" + consistency.description
         let (result, shared) = try await flights.run(flightKey, ticket: ticket) { [self] in
             try await load(lookup, consistency, epoch: epoch)
@@ -248,6 +254,7 @@ public final class CacheReads: Sendable, Service {
     /// it failed (it is then out of rotation until its next good probe), or its replay LSN is
     /// below `minimum`.
     private func fromReader(_ lookup: Lookup, maximumLag: Double, minimum: LSN?, epoch: Int64?) async throws -> ReadResult? {
+        guard !readers.isEmpty else { return nil }  // configured without readers: the writer is the plan
         let candidates = readers.filter { reader in
             let status = reader.status
             guard status.isHealthy, let lag = status.lag, lag <= maximumLag else { return false }
@@ -257,9 +264,11 @@ public final class CacheReads: Sendable, Service {
         guard let reader = candidates.min(by: { ($0.status.lag ?? .infinity) < ($1.status.lag ?? .infinity) }) else {
             if minimum == nil {
                 count { $0.writerFallbacks += 1 }
-                logger.warning(
-                    "no healthy reader, reading from the writer",
-                    metadata: ["entry": "\(lookup.entry)", "readers": "\(readers.map { "\($0.url): \($0.status.problem ?? "lag")" })"])
+                if shouldLogFallback() {
+                    logger.warning(
+                        "no healthy reader, reading from the writer (logged at most every 10 s; see statistics.writerFallbacks)",
+                        metadata: ["entry": "\(lookup.entry)", "readers": "\(readers.map { "\($0.url): \($0.status.problem ?? "lag")" })"])
+                }
             }
             return nil
         }
@@ -272,7 +281,6 @@ public final class CacheReads: Sendable, Service {
                     try await VersionedFetch.fromReader(connection, query, minimum: minimum, logger: logger)
                 }
             }
-            count { $0.readerQueries += 1 }
         } catch {
             guard TransientError.isTransient(error) else { throw wrap(error, lookup) }
             reader.markUnhealthy(TransientError.describe(error))
@@ -281,6 +289,7 @@ public final class CacheReads: Sendable, Service {
             return nil
         }
         guard let fetched else { return nil }
+        count { $0.readerQueries += 1 }
         let fill = await self.fill(lookup, fetched, epoch: epoch)
         return ReadResult(value: fetched.payload, source: .reader, lsn: fetched.lsn, readerLag: reader.status.lag, fill: fill)
     }
@@ -329,6 +338,16 @@ public final class CacheReads: Sendable, Service {
     /// A healthy reader's read-only pool, else the writer's read-only pool.
     func readOnlyClient() -> PostgresClient {
         readers.filter { $0.status.isHealthy }.min(by: { ($0.status.lag ?? .infinity) < ($1.status.lag ?? .infinity) })?.client ?? writerReadOnly
+    }
+
+    /// True at most once every 10 seconds, so a reader outage does not log every read.
+    private func shouldLogFallback() -> Bool {
+        let now = ContinuousClock.now
+        return lastFallbackLog.withLock { last in
+            if let previous = last, now - previous < .seconds(10) { return false }
+            last = now
+            return true
+        }
     }
 
     private func nextExecutor() -> RedisClient {

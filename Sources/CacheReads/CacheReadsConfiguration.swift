@@ -10,8 +10,12 @@ public struct CacheReadsConfiguration: Sendable {
     /// The readers (physical replicas). Default: the worker's `readerURL` split at commas, so
     /// `DB_READER_URL` may name several; empty means every read goes to the writer.
     public var readerURLs: [String]
-    /// `statement_timeout` of every session (default 2 s).
+    /// `statement_timeout` of every read session (default 2 s).
     public var statementTimeout: Duration = .seconds(2)
+    /// `statement_timeout` of the sessions ``CacheReads/write(_:)`` uses (default 10 s).
+    public var writeStatementTimeout: Duration = .seconds(10)
+    /// Upper bound of one ``CacheReads/write(_:)`` transaction attempt (default 30 s).
+    public var writeTimeout: Duration = .seconds(30)
     /// How long to wait for a TCP connection to a database (default 2 s).
     public var connectTimeout: Duration = .seconds(2)
     /// Upper bound of one database attempt, including waiting for a pooled connection (default 5 s).

@@ -10,7 +10,9 @@ public enum Consistency: Hashable, Sendable {
     /// A reader whose replication lag is at most this many seconds, else the writer (the cache
     /// is not read, whose staleness the library cannot bound).
     case boundedStaleness(Double)
-    /// The writer, never the cache (the result still fills it, with a sound version).
+    /// The writer, never the cache (the result still fills it, with a sound version); never
+    /// shared with concurrent callers (single-flight), so it reflects every write completed
+    /// before the call.
     case strong
 }
 

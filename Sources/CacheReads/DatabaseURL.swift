@@ -30,8 +30,9 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
     /// `host:port/database`, no credentials.
     var description: String { "\(host):\(port)/\(database ?? user)" }
 
-    /// A pool configuration whose sessions use the cache contract's settings, `timeout` as
-    /// `statement_timeout`, and `default_transaction_read_only` when `readOnly`.
+    /// A pool configuration whose sessions use the cache contract's settings, the read (or, for
+    /// the read-write pool, the write) statement timeout, and `default_transaction_read_only`
+    /// when `readOnly`.
     func clientConfiguration(readOnly: Bool, settings: CacheReadsConfiguration) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch sslMode {
@@ -50,7 +51,7 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         configuration.options.connectTimeout = settings.connectTimeout
         configuration.options.maximumConnections = settings.maximumConnections
         var parameters = Self.sessionSettings
-        parameters.append(("statement_timeout", String(Self.milliseconds(settings.statementTimeout))))
+        parameters.append(("statement_timeout", String(Self.milliseconds(readOnly ? settings.statementTimeout : settings.writeStatementTimeout))))
         if readOnly { parameters.append(("default_transaction_read_only", "on")) }
         configuration.options.additionalStartupParameters = parameters
         return configuration

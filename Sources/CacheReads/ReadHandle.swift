@@ -19,7 +19,8 @@ public struct ReadHandle: Sendable {
     }
 
     /// Lends a read-only connection (a healthy reader's, else the writer's read-only pool) for
-    /// `body`'s lifetime. `body` must not keep the connection.
+    /// `body`'s lifetime. `body` must not keep the connection; it runs again (on a fresh
+    /// connection) after a transient failure such as a dropped connection.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = reads.readOnlyClient()
         return try await reads.retrying.run("read handle") {

@@ -23,31 +23,46 @@ enum VersionedFetch {
         return Fetched(payload: try await scalar(connection, query, logger), lsn: lsn)
     }
 
-    /// On the writer: L = `pg_current_wal_lsn()`, then X = the xmax of a new snapshot, then wait
-    /// (at most `wait`) until a new snapshot's xmin >= X, so that every transaction whose commit
-    /// record is at or before L is visible; then the data. When the wait times out the data is
-    /// returned without a version.
+    /// On the writer: L = `pg_current_wal_lsn()`, then the transactions that hold a transaction
+    /// id now, then wait (at most `wait`) until none of them does any more; then the data. When
+    /// the wait times out the data is returned without a version.
+    ///
+    /// Why not the design note's `pg_snapshot_xmin >= pg_snapshot_xmax` wait: a snapshot's xmax
+    /// is `latestCompletedXid + 1`, and running transactions with ids at or above it are left
+    /// out of the snapshot's xmin. The newest transaction, whose commit record is already in WAL
+    /// (<= L) but which has not yet left the proc array, is then invisible to the data query
+    /// while the wait passes at once (`CacheReadsTests.writerFillVersionsAreLowerBounds...`
+    /// caught it). Every transaction with an id holds an ExclusiveLock on that id until after it
+    /// has left the proc array (it becomes visible before the lock is released), so waiting for
+    /// those locks to go away covers every commit at or before L. Prepared transactions (no
+    /// pid) are waited for too, so while one lingers writer reads are not cached.
     static func fromWriter(_ connection: PostgresConnection, _ query: PostgresQuery, wait: Duration, logger: Logger) async throws -> Fetched {
         guard let lsnText = try await scalar(connection, "SELECT pg_current_wal_lsn()::text", logger), let lsn = LSN(lsnText) else {
             throw CacheReadsError(code: .database, context: "writer", message: "pg_current_wal_lsn() returned no LSN")
         }
-        guard let xmax = try await scalar(connection, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text", logger) else {
-            throw CacheReadsError(code: .database, context: "writer", message: "pg_snapshot_xmax returned null")
-        }
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: wait)
-        var visible = false
-        var pause = Duration.milliseconds(1)
-        while true {
-            var check = PostgresQuery(unsafeSQL: "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8")
-            try check.binds.append(UntypedText(text: xmax))
-            if try await scalar(connection, check, logger) == "t" {
-                visible = true
-                break
+        let holders = try await scalar(connection, """
+            SELECT coalesce(array_agg(transactionid::text), '{}')::text FROM pg_locks
+            WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted
+            """, logger) ?? "{}"
+        var visible = holders == "{}"
+        if !visible {
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: wait)
+            var pause = Duration.milliseconds(1)
+            while true {
+                var check = PostgresQuery(unsafeSQL: """
+                    SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock'
+                    AND granted AND transactionid::text = ANY ($1::text[]))
+                    """)
+                try check.binds.append(UntypedText(text: holders))
+                if try await scalar(connection, check, logger) == "t" {
+                    visible = true
+                    break
+                }
+                guard clock.now < deadline else { break }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(20))
             }
-            guard clock.now < deadline else { break }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(20))
         }
         let payload = try await scalar(connection, query, logger)
         return Fetched(payload: payload, lsn: visible ? lsn : nil)

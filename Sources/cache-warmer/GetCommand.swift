@@ -37,29 +37,35 @@ struct GetCommand: AsyncParsableCommand {
             throw ValidationError("--consistency must be eventual, ryw:<lsn>, bounded:<seconds> or strong, not '\(consistency)'")
         }
         let result: ReadResult
+        let readers: [ReaderStatus]
         do {
             let configuration = CacheReadsConfiguration(worker: try common.load())
             let reads = try CacheReads(configuration: configuration, logger: logger)
             let isEntity = configuration.worker.entities.contains { $0.name == name }
+            guard isEntity || configuration.worker.queries.contains(where: { $0.name == name }) else {
+                let names = (configuration.worker.entities.map(\.name) + configuration.worker.queries.map(\.name)).sorted()
+                throw ValidationError("'\(name)' is no configured entity or query (\(names.joined(separator: ", ")))")
+            }
             let parameters = try isEntity ? [:] : Self.parameters(arguments)
-            result = try await withThrowingTaskGroup(of: ReadResult?.self) { group in
+            (result, readers) = try await withThrowingTaskGroup(of: (ReadResult, [ReaderStatus])?.self) { group in
                 group.addTask {
                     try await reads.run()
                     return nil
                 }
                 defer { group.cancelAll() }
+                try await Task.sleep(for: .milliseconds(20))  // let the pools start before the first lease
                 await reads.probeReaders()
-                if isEntity {
-                    return try await reads.row(entity: name, key: arguments.map { KeyPart($0) }, consistency: level)
-                }
-                return try await reads.query(name, parameters: parameters, consistency: level)
+                let result = isEntity
+                    ? try await reads.row(entity: name, key: arguments.map { KeyPart($0) }, consistency: level)
+                    : try await reads.query(name, parameters: parameters, consistency: level)
+                return (result, reads.readerStatus)
             }
         } catch let error as ValidationError {
             throw error
         } catch {
             throw ExitCodes.fail(error)
         }
-        print(json ? Self.json(result) : Self.lines(result))
+        print(json ? Self.json(result, readers) : Self.lines(result, readers))
     }
 
     static func parameters(_ arguments: [String]) throws -> [String: JSONValue] {
@@ -81,16 +87,24 @@ struct GetCommand: AsyncParsableCommand {
         return parameters
     }
 
-    static func lines(_ result: ReadResult) -> String {
+    /// The lag of the reader that answered, else of the least lagging healthy reader.
+    static func lag(_ result: ReadResult, _ readers: [ReaderStatus]) -> Double? {
+        result.readerLag ?? readers.filter(\.isHealthy).compactMap(\.lag).min()
+    }
+
+    static func lines(_ result: ReadResult, _ readers: [ReaderStatus]) -> String {
         var lines = ["value:  \(result.value ?? "(not found)")", "source: \(result.source.rawValue)", "lsn:    \(result.lsn.map(\.description) ?? "(unknown)")"]
-        if let lag = result.readerLag { lines.append("lag:    \(lag) s") }
+        lines.append("lag:    " + (lag(result, readers).map { "\($0) s" } ?? "(no healthy reader)"))
+        for reader in readers where !reader.isHealthy {
+            lines.append("reader: \(reader.server) unhealthy: \(reader.problem ?? "?")")
+        }
         if let fill = result.fill { lines.append("fill:   \(fill)") }
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ result: ReadResult) -> String {
+    static func json(_ result: ReadResult, _ readers: [ReaderStatus]) -> String {
         let lsn = result.lsn.map { "\"\($0)\"" } ?? "null"
-        let lag = result.readerLag.map { String($0) } ?? "null"
+        let lag = lag(result, readers).map { String($0) } ?? "null"
         return "{\"value\": \(result.value ?? "null"), \"source\": \"\(result.source.rawValue)\", \"lsn\": \(lsn), \"reader_lag_s\": \(lag)}"
     }
 }
