@@ -15,6 +15,7 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     struct Control {
         var confirmed: LSN = .zero
         var reportedFlush: LSN = .zero
+        var serverWALEnd: LSN = .zero
         var running = true
         var waitingForEnd: [CheckedContinuation<Void, Never>] = []
     }
@@ -55,6 +56,11 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     /// The flush position last reported to the server.
     public var reportedFlush: LSN {
         control.withLock { $0.reportedFlush }
+    }
+
+    /// The server's WAL end as last reported (keepalives, data): with ``confirmed``, the lag.
+    public var serverWALEnd: LSN {
+        control.withLock { $0.serverWALEnd }
     }
 
     /// Stops streaming: sends a final status update with the confirmed position, ends the

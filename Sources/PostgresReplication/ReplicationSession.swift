@@ -179,6 +179,7 @@ struct StreamLoop {
                 switch try ReplicationMessage.decode(from: buffer) {
                 case .keepalive(let keepalive):
                     tracker.confirm(stream.confirmed)
+                    stream.control.withLock { $0.serverWALEnd = max($0.serverWALEnd, keepalive.walEnd) }
                     if keepalive.replyRequested {
                         try sendStatus(replyRequested: false)
                     }
@@ -257,7 +258,11 @@ struct StreamLoop {
             _ = connection.waitWritable(timeout: 1)
             sent = try connection.flush()
         }
-        stream.control.withLock { $0.reportedFlush = max($0.reportedFlush, flush) }
+        let received = tracker.received
+        stream.control.withLock {
+            $0.reportedFlush = max($0.reportedFlush, flush)
+            $0.serverWALEnd = max($0.serverWALEnd, received)
+        }
         nextStatus = Self.now + UInt64(options.statusInterval * 1e9)
     }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CacheReads
 import CacheWarmer
+import Metrics
+import Prometheus
 import Logging
 import PGOutput
 import ServiceLifecycle
@@ -67,8 +69,10 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
             rewarmer = try HotQueryRewarmer(reads: readsClient, logger: logger)
         }
         let notify = rewarmer
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let worker = Worker(configuration: configuration, logger: logger) { queries in notify?.fencesMoved(queries) }
-        let metrics = MetricsServer(port: configuration.metricsPort, metrics: worker.metrics, logger: logger)
+        let metrics = MetricsServer(port: configuration.metricsPort, metrics: worker.metrics, registry: registry, logger: logger)
         let service = WorkerService(worker: worker, options: options) { summary in
             logger.info("run finished", metadata: [
                 "transactions": "\(summary.transactions)", "changes": "\(summary.changes)", "batches": "\(summary.batches)",

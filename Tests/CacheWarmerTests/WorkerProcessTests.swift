@@ -136,3 +136,59 @@ import Testing
         await harness.cleanUp()
     }
 }
+
+/// `/metrics`, `/healthz` and `/readyz` of a running worker.
+@Suite struct MetricsEndpointTests {
+    /// A plain HTTP GET on loopback; returns the status line and the body.
+    static func get(port: Int, path: String) -> (status: String, body: String)? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return nil }
+        return (String(text[..<split.lowerBound].prefix(while: { $0 != "\r" })), String(text[split.upperBound...]))
+    }
+
+    @Test func aStreamingWorkerServesItsMetrics() async throws {
+        let harness = try WorkerHarness()
+        let port = Int.random(in: 28_000...28_999)
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("\(harness.slot)-metrics.yaml").path
+        try """
+            namespace: \(harness.namespace)
+            slot: \(harness.slot)
+            metrics_port: \(port)
+            entities:
+              order: { table: public."Order", key: [id] }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config], output: config + ".log")
+        #expect(try await eventually { Self.get(port: port, path: "/readyz")?.status.contains("200") == true })
+        try harness.sql("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (5, 5)")
+        #expect(try await harness.waitApplied(through: try harness.currentWAL()))
+        let metrics = try #require(Self.get(port: port, path: "/metrics"))
+        #expect(metrics.status.contains("200"))
+        for name in ["cache_warmer_transactions_total", "cache_warmer_commit_to_redis_seconds_bucket", "cache_warmer_replication_lag_bytes", "cache_warmer_redis_errors_total"] {
+            #expect(metrics.body.contains(name), "missing \(name)")
+        }
+        #expect(Self.get(port: port, path: "/healthz")?.body == "ok\n")
+        #expect(Self.get(port: port, path: "/nope")?.status.contains("404") == true)
+        kill(worker, SIGTERM)
+        #expect(StackEnvironment.waitForExit(worker) == 0)
+        await harness.cleanUp()
+    }
+}

@@ -111,14 +111,17 @@ public final class Worker: Sendable {
         current.withLock { $0 = stream }
         if interrupted.load(ordering: .acquiring) { stream.interruptConsumer() }
         defer { current.withLock { $0 = nil } }
-        metrics.ready.increment()
-        defer { metrics.ready.increment(by: -1) }
+        metrics.streamingStarted()
+        defer { metrics.streamingStopped() }
         var assembler = TransactionAssembler(planner: planner, largeTransactionWrites: configuration.largeTransactionWrites)
         var batch = WriteBatch()
         do {
             for try await chunk in stream.batches {
                 for event in chunk {
                     switch event {
+                    case .restarted:
+                        metrics.reconnects.increment()
+                        _ = try assembler.apply(event)
                     case .idle(let walEnd):
                         try await flush(&batch, applier: applier, stream: stream, epoch: epoch, summary: &summary)
                         try await applier.checkpoint(walEnd, epoch: epoch)
@@ -159,8 +162,8 @@ public final class Worker: Sendable {
         while true {
             do {
                 let started = ContinuousClock.now
-                let outcome = try await applier.apply(batch, epoch: epoch)
-                metrics.recordBatch(batch, outcome: outcome, duration: ContinuousClock.now - started)
+                _ = try await applier.apply(batch, epoch: epoch)
+                metrics.recordBatch(batch, duration: ContinuousClock.now - started)
                 break
             } catch let error as RedisError {
                 metrics.redisErrors.increment()
@@ -176,6 +179,7 @@ public final class Worker: Sendable {
         if let lastCommit = batch.lastCommit {
             stream.confirm(lastCommit)
             summary.lastApplied = lastCommit
+            metrics.replicationLag.record(max(0, stream.serverWALEnd.distance(from: lastCommit)))
         }
         if !batch.movedQueries.isEmpty { fencesMoved(batch.movedQueries) }
         summary.transactions += batch.transactions

@@ -1,21 +1,25 @@
 import Foundation
+import Prometheus
 import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A small HTTP endpoint on 127.0.0.1-or-any:`port` for `/metrics` (Prometheus text),
+/// A small HTTP endpoint on `port` for `/metrics` (the Prometheus registry's text),
 /// `/healthz` (the process answers) and `/readyz` (the worker is streaming). It runs on a thread
 /// of its own with blocking sockets: a few scrapes a minute need nothing more.
 public struct MetricsServer: Service {
     let port: Int
     let metrics: WorkerMetrics
+    let registry: PrometheusCollectorRegistry
     let logger: Logger
     let bindAddress: String
 
-    /// Serves `metrics` on `port` (bound to `bindAddress`, default all interfaces for scrapers).
-    public init(port: Int, metrics: WorkerMetrics, logger: Logger, bindAddress: String = "0.0.0.0") {
+    /// Serves `registry` (which swift-metrics was bootstrapped with) and `metrics`' readiness on
+    /// `port`, bound to `bindAddress` (default all interfaces, for scrapers).
+    public init(port: Int, metrics: WorkerMetrics, registry: PrometheusCollectorRegistry, logger: Logger, bindAddress: String = "0.0.0.0") {
         self.port = port
         self.metrics = metrics
+        self.registry = registry
         self.logger = logger
         self.bindAddress = bindAddress
     }
@@ -24,18 +28,19 @@ public struct MetricsServer: Service {
         let listener = try Listener(address: bindAddress, port: port)
         logger.info("metrics endpoint listening", metadata: ["address": "\(bindAddress):\(port)", "paths": "/metrics /healthz /readyz"])
         let metrics = metrics
-        let thread = Thread { listener.serve { path in Self.respond(path, metrics: metrics) } }
+        let registry = registry
+        let thread = Thread { listener.serve { path in Self.respond(path, metrics: metrics, registry: registry) } }
         thread.name = "metrics-http"
         thread.start()
         try? await gracefulShutdown()
         listener.close()
     }
 
-    static func respond(_ path: String, metrics: WorkerMetrics) -> (Int, String) {
+    static func respond(_ path: String, metrics: WorkerMetrics, registry: PrometheusCollectorRegistry) -> (Int, String) {
         switch path {
-        case "/metrics": (200, metrics.prometheusText())
+        case "/metrics": (200, registry.emitToString())
         case "/healthz": (200, "ok\n")
-        case "/readyz": metrics.ready.current > 0 ? (200, "ready\n") : (503, "not streaming\n")
+        case "/readyz": metrics.isStreaming ? (200, "ready\n") : (503, "not streaming\n")
         default: (404, "not found\n")
         }
     }

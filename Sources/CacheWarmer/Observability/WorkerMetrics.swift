@@ -1,101 +1,86 @@
+import Metrics
 import PGOutput
 import Synchronization
 
-/// The worker's counters, cheap to update from the apply loop and rendered in Prometheus' text
-/// format by ``prometheusText()``.
+/// The worker's metrics, reported through swift-metrics (the executable exports them for
+/// Prometheus at `/metrics`; without a bootstrapped backend they cost next to nothing), plus the
+/// recent commit-to-Redis latencies kept locally for quantiles (benchmarks, tests).
 public final class WorkerMetrics: Sendable {
-    /// A monotonically increasing counter.
-    public final class Counter: Sendable {
-        private let value = Atomic<Int>(0)
-
-        /// Adds `amount`.
-        public func increment(by amount: Int = 1) {
-            value.add(amount, ordering: .relaxed)
-        }
-
-        /// The current value.
-        public var current: Int { value.load(ordering: .relaxed) }
-    }
-
     /// Transactions applied to Redis.
-    public let transactions = Counter()
+    let transactions = Counter(label: "cache_warmer_transactions_total")
     /// Row changes seen.
-    public let changes = Counter()
+    let changes = Counter(label: "cache_warmer_changes_total")
     /// Redis pipelines that succeeded.
-    public let batches = Counter()
-    /// Cache writes sent.
-    public let writes = Counter()
+    let batches = Counter(label: "cache_warmer_batches_total")
+    /// Cache writes sent (rows, tombstones, markers, fence bumps).
+    let writes = Counter(label: "cache_warmer_writes_total")
     /// Redis failures (each retried).
-    public let redisErrors = Counter()
-    /// 1 while the worker streams (for `/readyz`).
-    public let ready = Counter()
-    private let applySeconds = Mutex<[Double]>([])
+    let redisErrors = Counter(label: "cache_warmer_redis_errors_total")
+    /// Replication reconnects (the stream resumed after a lost connection).
+    let reconnects = Counter(label: "cache_warmer_replication_reconnects_total")
+    /// Commit timestamp to Redis confirmation, per transaction.
+    let commitToRedis = Timer(label: "cache_warmer_commit_to_redis_seconds")
+    /// Time to apply one pipeline.
+    let batchApply = Timer(label: "cache_warmer_batch_apply_seconds")
+    /// Bytes of WAL the server has that the worker has not acknowledged.
+    let replicationLag = Gauge(label: "cache_warmer_replication_lag_bytes")
+    /// 1 while the worker streams.
+    let streamingGauge = Gauge(label: "cache_warmer_streaming")
+
+    private let streaming = Atomic<Int>(0)
     private let latencySeconds = Mutex<[Double]>([])
 
     /// Samples kept for quantiles (the most recent).
     static let sampleLimit = 100_000
 
-    /// Empty metrics.
+    /// Metrics reported to the bootstrapped swift-metrics backend.
     public init() {}
 
-    func recordBatch(_ batch: WriteBatch, outcome: CacheApplier.Outcome, duration: Duration) {
+    /// True while the worker streams (for `/readyz`).
+    public var isStreaming: Bool { streaming.load(ordering: .relaxed) > 0 }
+
+    func streamingStarted() {
+        streaming.add(1, ordering: .relaxed)
+        streamingGauge.record(1)
+    }
+
+    func streamingStopped() {
+        if streaming.subtract(1, ordering: .relaxed).newValue == 0 { streamingGauge.record(0) }
+    }
+
+    func recordBatch(_ batch: WriteBatch, duration: Duration) {
         transactions.increment(by: batch.transactions)
         changes.increment(by: batch.changes)
         batches.increment()
         writes.increment(by: batch.writeCount)
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        Self.append([seconds], to: applySeconds)
+        batchApply.recordInterval(duration)
         let now = PostgresTimestamp.now()
-        Self.append(batch.commitTimes.map { Double(now.rawValue - $0.rawValue) / 1e6 }, to: latencySeconds)
-    }
-
-    private static func append(_ values: [Double], to samples: borrowing Mutex<[Double]>) {
-        samples.withLock { samples in
-            samples.append(contentsOf: values)
-            if samples.count > sampleLimit { samples.removeFirst(samples.count - sampleLimit) }
+        let latencies = batch.commitTimes.map { Double(now.rawValue - $0.rawValue) / 1e6 }
+        for seconds in latencies {
+            commitToRedis.recordNanoseconds(Int64(max(0, seconds) * 1e9))
+        }
+        latencySeconds.withLock { samples in
+            samples.append(contentsOf: latencies)
+            if samples.count > Self.sampleLimit { samples.removeFirst(samples.count - Self.sampleLimit) }
         }
     }
 
     /// The `q` quantile of commit-to-Redis latency in seconds over the recent transactions
     /// (commit timestamp from the server's clock to the pipeline's confirmation).
     public func commitToRedisLatency(quantile q: Double) -> Double {
-        Self.quantile(latencySeconds.withLock { $0 }.sorted(), q)
+        let sorted = latencySeconds.withLock { $0 }.sorted()
+        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
     }
 
     /// Forgets latency samples (a benchmark's warm-up).
     public func resetLatency() {
         latencySeconds.withLock { $0.removeAll() }
     }
+}
 
-    private static func quantile(_ sorted: [Double], _ q: Double) -> Double {
-        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
-    }
-
-    /// The counters in Prometheus' text exposition format.
-    public func prometheusText() -> String {
-        let samples = applySeconds.withLock { $0 }.sorted()
-        let latency = latencySeconds.withLock { $0 }.sorted()
-        func quantile(_ q: Double) -> Double { Self.quantile(samples, q) }
-        return """
-            # TYPE cache_warmer_transactions_total counter
-            cache_warmer_transactions_total \(transactions.current)
-            # TYPE cache_warmer_changes_total counter
-            cache_warmer_changes_total \(changes.current)
-            # TYPE cache_warmer_batches_total counter
-            cache_warmer_batches_total \(batches.current)
-            # TYPE cache_warmer_writes_total counter
-            cache_warmer_writes_total \(writes.current)
-            # TYPE cache_warmer_redis_errors_total counter
-            cache_warmer_redis_errors_total \(redisErrors.current)
-            # TYPE cache_warmer_streaming gauge
-            cache_warmer_streaming \(ready.current)
-            # TYPE cache_warmer_batch_apply_seconds summary
-            cache_warmer_batch_apply_seconds{quantile="0.5"} \(quantile(0.5))
-            cache_warmer_batch_apply_seconds{quantile="0.99"} \(quantile(0.99))
-            # TYPE cache_warmer_commit_to_redis_seconds summary
-            cache_warmer_commit_to_redis_seconds{quantile="0.5"} \(Self.quantile(latency, 0.5))
-            cache_warmer_commit_to_redis_seconds{quantile="0.99"} \(Self.quantile(latency, 0.99))
-
-            """
+extension Timer {
+    fileprivate func recordInterval(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
