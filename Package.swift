@@ -102,8 +102,9 @@ var targets: [Target] = [
     .executableTarget(
         name: "cw-bench",
         dependencies: [
-            "PGOutput", "PGOutputFixtures", "PostgresReplication", "RedisCache", "CacheContract", "CacheWarmer",
+            "PGOutput", "PGOutputFixtures", "PostgresReplication", "RedisCache", "CacheContract", "CacheWarmer", "CacheReads",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
