@@ -98,6 +98,7 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
     }
 
     /// Iterates the events; throws the error that ended the stream, if any.
+    /// Hands out the events of the batches the stream's thread delivers.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let queue: EventQueue
         var pending: [ReplicationEvent] = []

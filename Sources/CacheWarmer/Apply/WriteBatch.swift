@@ -16,8 +16,11 @@ public struct WriteBatch: Sendable {
 
     /// A row key's last write, its version (commit end LSN) and its entity's entry TTL (nil: default).
     public struct PlannedRow: Hashable, Sendable {
+        /// What happens to the key.
         public var write: RowWrite
+        /// The version the write carries.
         public var lsn: LSN
+        /// The entity's entry TTL in seconds (nil: the configured default).
         public var ttl: Double?
     }
 

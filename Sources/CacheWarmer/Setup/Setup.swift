@@ -9,10 +9,15 @@ import RedisCache
 public enum Setup {
     /// What `setup` did.
     public struct Report: Sendable, Codable, Hashable {
+        /// The publication's name.
         public var publication: String
+        /// The tables it covers now.
         public var tables: [String]
+        /// The slot's name.
         public var slot: String
+        /// True when this setup created the slot.
         public var slotCreated: Bool
+        /// The slot's confirmed position (X/Y).
         public var slotConfirmedLSN: String?
     }
 
