@@ -52,16 +52,22 @@ public final class HotQueryRewarmer: Service, Sendable {
         if !wanted.isEmpty { continuation.yield(wanted) }
     }
 
+    /// Re-warms as notifications arrive, until graceful shutdown (or cancellation) ends them.
     public func run() async throws {
-        var pending: Set<String> = []
-        var iterator = notifications.makeAsyncIterator()
-        while !Task.isShuttingDownGracefully, let first = await iterator.next() {
-            pending.formUnion(first)
-            try? await Task.sleep(for: debounce)
-            for query in pending.sorted() {
-                await rewarm(query)
+        let continuation = continuation
+        await withGracefulShutdownHandler {
+            var pending: Set<String> = []
+            var iterator = notifications.makeAsyncIterator()
+            while let first = await iterator.next() {
+                pending.formUnion(first)
+                try? await Task.sleep(for: debounce)
+                for query in pending.sorted() where !Task.isShuttingDownGracefully {
+                    await rewarm(query)
+                }
+                pending.removeAll()
             }
-            pending.removeAll()
+        } onGracefulShutdown: {
+            continuation.finish()
         }
     }
 

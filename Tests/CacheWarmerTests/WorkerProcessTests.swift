@@ -58,7 +58,7 @@ import Testing
         // SIGTERM is handled once the worker streams (before that, the default action applies).
         #expect(try await eventually { try PostgresConnection(harness.writer).slotState(harness.slot)?.activePID != nil })
         kill(worker, SIGTERM)
-        #expect(StackEnvironment.waitForExit(worker) == 0, "SIGTERM ends the worker cleanly (log: \(log))")
+        #expect(StackEnvironment.waitForExit(worker, within: 30) == 0, "SIGTERM ends the worker cleanly (log: \(log))")
 
         let rows = try harness.sql("SELECT id, to_jsonb(o)::text FROM \"Order\" o WHERE \"userId\" = \(user)").rows
         #expect(rows.count == 1500)
@@ -175,6 +175,15 @@ import Testing
             metrics_port: \(port)
             entities:
               order: { table: public."Order", key: [id] }
+            # A re-warmed query adds the read library and the re-warmer to the service group:
+            # SIGTERM must still end them all.
+            queries:
+              catalog-page:
+                sql: SELECT id FROM "Product" WHERE category = $category
+                params: [category]
+                rewarm: 2
+                depends_on:
+                  - { table: public."Product", match: { param: category, column: category } }
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config], output: config + ".log")
         #expect(try await eventually { Self.get(port: port, path: "/readyz")?.status.contains("200") == true })
@@ -188,7 +197,7 @@ import Testing
         #expect(Self.get(port: port, path: "/healthz")?.body == "ok\n")
         #expect(Self.get(port: port, path: "/nope")?.status.contains("404") == true)
         kill(worker, SIGTERM)
-        #expect(StackEnvironment.waitForExit(worker) == 0)
+        #expect(StackEnvironment.waitForExit(worker, within: 30) == 0, "SIGTERM ends the worker and every service beside it")
         await harness.cleanUp()
     }
 }

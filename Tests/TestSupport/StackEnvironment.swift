@@ -62,6 +62,25 @@ public enum StackEnvironment {
         return pid
     }
 
+    /// Waits at most `seconds` for a spawned process; past that it is killed (SIGKILL) and nil is
+    /// returned, so a process that ignores a signal fails the test instead of hanging it.
+    public static func waitForExit(_ pid: pid_t, within seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                let signal = status & 0x7F
+                return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+            }
+            if reaped == -1 && errno != EINTR { return nil }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitForExit(pid)
+        return nil
+    }
+
     /// Waits for a spawned process; returns its exit status, or 128 + the signal that ended it.
     public static func waitForExit(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
