@@ -85,6 +85,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
             let rows = try await cache.reads.query(#"SELECT to_jsonb(t)::text FROM "Order" t WHERE id = \#(id)"#)
             guard rows.count == 1 else { throw BenchmarkError("the reader did not find the order") }
         }
+        try RedisNamespace.remove(worker.namespace, url: redisURL)
         try BenchmarkResult(
             name: "reads",
             parameters: ["reads": "\(reads)", "concurrency": "\(concurrency)", "seconds": "\(seconds)"],

@@ -57,7 +57,7 @@ struct RedisBenchmark: ParsableCommand {
             manyRates.append(try batchedRate(connection, commands: commands, keys: keys, row: row, epoch: epoch, round: round))
             setRates.append(try redisBenchmarkRate(url))
         }
-        _ = try connection.command(["EVAL", "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) n = n + 1 end return n", "0", keys.namespace.rawValue + ":*"])
+        try RedisNamespace.remove(keys.namespace.rawValue, url: url)
         let script = scriptRates.sorted()[rounds / 2]
         let many = manyRates.sorted()[rounds / 2]
         let set = setRates.sorted()[rounds / 2]

@@ -68,6 +68,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
             print("memory: one transaction of \(largeTransactionRows) rows ...")
             rows.append(try await memory(writer: writer, workload: workload))
         }
+        try RedisNamespace.remove("bench", url: try RedisURL(redisURL))
         try BenchmarkResult(
             name: "worker",
             parameters: ["transactions": "\(transactions)", "rate": "\(rate)", "seconds": "\(seconds)", "large_transaction_rows": "\(largeTransactionRows)"],
