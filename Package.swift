@@ -135,7 +135,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "StackIntegrationTests",
-        dependencies: ["PostgresReplication", "RedisCache", "TestSupport"],
+        dependencies: ["PGOutput", "PostgresReplication", "RedisCache", "TestSupport"],
         swiftSettings: strictSwift6
     ),
     .testTarget(

@@ -35,6 +35,12 @@ public struct CacheKeys: Hashable, Sendable {
         fence(query.rawValue)
     }
 
+    /// The fence covering every row entry of `entity`, `<ns>:fence:<entity>` (TRUNCATE moves it;
+    /// row reads pass it). It shares the fence grammar, so entity and query names must differ.
+    public func entityFence(_ entity: EntityName) -> FenceKey {
+        fence(entity.name.rawValue)
+    }
+
     /// The fence covering the results of `query` whose `parameter` equals `value`,
     /// `<ns>:fence:<query>:<parameter>=<escaped value>`.
     public func parameterFence(_ query: CacheName, _ parameter: CacheName, _ value: KeyPart) -> FenceKey {

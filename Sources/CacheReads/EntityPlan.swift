@@ -2,8 +2,8 @@ import CacheContract
 import CacheWarmer
 import PostgresNIO
 
-/// A configured entity ready for reads: its key name, row fence (moved by TRUNCATE, as the
-/// worker's `ChangePlanner.entityFence`), key columns and the fill query
+/// A configured entity ready for reads: its key name, row fence (`CacheKeys.entityFence`, moved
+/// by TRUNCATE), key columns and the fill query
 /// `SELECT to_jsonb(t)::text FROM <table> t WHERE <key> = $1 ...`.
 struct EntityPlan: Sendable {
     var name: EntityName
@@ -48,7 +48,7 @@ struct EntityPlan: Sendable {
             }
         }
         return Lookup(
-            context: context, entry: entry, fences: [commands.keys.queryFence(name.name)], commands: commands,
+            context: context, entry: entry, fences: [commands.keys.entityFence(name)], commands: commands,
             query: PostgresQuery(unsafeSQL: sql, binds: binds), isDerived: false, hot: nil)
     }
 

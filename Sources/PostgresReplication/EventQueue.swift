@@ -58,11 +58,6 @@ final class EventQueue: Sendable {
         _ = space.wait(timeout: .now() + timeout)
     }
 
-    /// True when the consumer has taken everything.
-    var isEmpty: Bool {
-        state.withLock { $0.buffer.isEmpty }
-    }
-
     /// Ends the sequence after the buffered events; with an error, the consumer gets it after them.
     func finish(throwing error: (any Error)? = nil) {
         let consumer: CheckedContinuation<[ReplicationEvent]?, any Error>? = state.withLock { state in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CacheWarmer
+import Foundation
 import PostgresReplication
 import RedisCache
 
@@ -27,5 +28,3 @@ struct StandardError: TextOutputStream {
         FileHandle.standardError.write(string.data(using: .utf8) ?? Data())
     }
 }
-
-import Foundation

@@ -15,7 +15,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var object: [String: String] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue, "logger": label,
+            "time": Date().formatted(.iso8601), "level": event.level.rawValue, "logger": label,
             "message": event.message.description, "source": event.source,
         ]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {

@@ -1,6 +1,7 @@
 import CacheWarmer
 import Foundation
 import PGOutput
+import PostgresReplication
 import TestSupport
 import Testing
 
@@ -111,7 +112,6 @@ import Testing
     }
 }
 
-import PostgresReplication
 
 /// A transaction larger than the worker may hold is applied in parts, as invalidation markers.
 @Suite struct LargeTransactionTests {

@@ -1,4 +1,5 @@
 import Foundation
+import PGOutput
 import PostgresReplication
 import RedisCache
 import TestSupport
@@ -12,6 +13,19 @@ import Testing
         #expect(try writer.execute("SHOW wal_level").scalar == "logical")
         #expect(try writer.execute("SELECT pg_is_in_recovery()").scalar == "f")
         #expect(writer.serverVersion / 10000 == 15)
+    }
+
+    @Test func aReplicationConnectionIdentifiesTheSystem() throws {
+        let writer = try StackEnvironment.writer()
+        let replication = try PostgresConnection(writer, replication: true)
+        let identity = try replication.identifySystem()
+        let regular = try PostgresConnection(writer)
+        #expect(identity.systemID == (try regular.execute("SELECT system_identifier::text FROM pg_control_system()").scalar))
+        #expect(identity.timeline >= 1)
+        #expect(identity.database == "cachewarmer")
+        let current = try #require(LSN(try regular.execute("SELECT pg_current_wal_lsn()").scalar ?? ""))
+        #expect(identity.walPosition <= current)
+        #expect(throws: PostgresError.self) { try regular.identifySystem() }
     }
 
     @Test func replicaSeesARowInsertedOnThePrimary() async throws {

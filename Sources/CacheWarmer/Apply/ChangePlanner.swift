@@ -44,11 +44,6 @@ public struct ChangePlanner: Sendable {
         }
     }
 
-    /// The fence that voids every entry of `entity` (moved by TRUNCATE); row reads pass it.
-    public func entityFence(_ entity: EntityName) -> FenceKey {
-        keys.queryFence(entity.name)
-    }
-
     /// Adds the writes for `change`, committed at `lsn`, to `batch`.
     public func plan(_ change: RowChange, lsn: LSN, into batch: inout WriteBatch) {
         switch change {
@@ -62,7 +57,7 @@ public struct ChangePlanner: Sendable {
             for relation in relations {
                 let table = TableName(schema: relation.namespace, name: relation.name)
                 if let entity = entities[table] {
-                    batch.bump(entityFence(entity.name), lsn: lsn)
+                    batch.bump(keys.entityFence(entity.name), lsn: lsn)
                 }
                 for dependent in dependents[table] ?? [] {
                     batch.bump(keys.queryFence(dependent.query), lsn: lsn, query: dependent.query.rawValue)
@@ -73,15 +68,19 @@ public struct ChangePlanner: Sendable {
 
     private func planRow(_ relation: RelationMessage, isInsert: Bool, old: OldTuple?, new: TupleData?, lsn: LSN, into batch: inout WriteBatch) {
         let table = TableName(schema: relation.namespace, name: relation.name)
+        let entity = entities[table]
+        let tableDependents = dependents[table] ?? []
+        // A published table nothing is configured for: no columns to name, nothing to write.
+        guard entity != nil || !tableDependents.isEmpty else { return }
         let oldColumns = old.map { Self.named($0.tuple, relation) }
         let newColumns = new.map { Self.named($0, relation) }
-        if let entity = entities[table] {
+        if let entity {
             let ttl = entity.configuration.ttl
             let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
             if let newColumns {
                 guard let newKey = rowKey(entity, newColumns) else {
                     // A row whose key cannot be read cannot be addressed: void the whole entity.
-                    batch.bump(entityFence(entity.name), lsn: lsn)
+                    batch.bump(keys.entityFence(entity.name), lsn: lsn)
                     return
                 }
                 if let oldKey, oldKey != newKey {
@@ -91,10 +90,10 @@ public struct ChangePlanner: Sendable {
             } else if let oldKey {
                 batch.write(.tombstone, key: oldKey, lsn: lsn, ttl: nil)
             } else {
-                batch.bump(entityFence(entity.name), lsn: lsn)
+                batch.bump(keys.entityFence(entity.name), lsn: lsn)
             }
         }
-        for dependent in dependents[table] ?? [] {
+        for dependent in tableDependents {
             planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
         }
     }

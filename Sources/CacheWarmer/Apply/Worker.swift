@@ -162,8 +162,8 @@ public final class Worker: Sendable {
         while true {
             do {
                 let started = ContinuousClock.now
-                _ = try await applier.apply(batch, epoch: epoch)
-                metrics.recordBatch(batch, duration: ContinuousClock.now - started)
+                let outcome = try await applier.apply(batch, epoch: epoch)
+                metrics.recordBatch(batch, outcome: outcome, duration: ContinuousClock.now - started)
                 break
             } catch let error as RedisError {
                 metrics.redisErrors.increment()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A table named as in SQL: `public."Order"`, `"Order"`, `orders` (unquoted names fold to lower
 /// case, as Postgres does; no schema means `public`).
 public struct TableName: Hashable, Sendable, CustomStringConvertible {
@@ -67,5 +69,3 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
-
-import Foundation

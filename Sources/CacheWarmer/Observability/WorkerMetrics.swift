@@ -14,6 +14,11 @@ public final class WorkerMetrics: Sendable {
     let batches = Counter(label: "cache_warmer_batches_total")
     /// Cache writes sent (rows, tombstones, markers, fence bumps).
     let writes = Counter(label: "cache_warmer_writes_total")
+    /// Row writes Redis refused because an equal or newer version was there (replays after a
+    /// restart, or readers' fills that were newer).
+    let writesNotNewer = Counter(label: "cache_warmer_writes_not_newer_total")
+    /// Cached query results deleted by fence bumps.
+    let fencedEntriesDeleted = Counter(label: "cache_warmer_fenced_entries_deleted_total")
     /// Redis failures (each retried).
     let redisErrors = Counter(label: "cache_warmer_redis_errors_total")
     /// Replication reconnects (the stream resumed after a lost connection).
@@ -48,7 +53,9 @@ public final class WorkerMetrics: Sendable {
         if streaming.subtract(1, ordering: .relaxed).newValue == 0 { streamingGauge.record(0) }
     }
 
-    func recordBatch(_ batch: WriteBatch, duration: Duration) {
+    func recordBatch(_ batch: WriteBatch, outcome: CacheApplier.Outcome, duration: Duration) {
+        writesNotNewer.increment(by: outcome.unchanged)
+        fencedEntriesDeleted.increment(by: outcome.fencedEntriesDeleted)
         transactions.increment(by: batch.transactions)
         changes.increment(by: batch.changes)
         batches.increment()
