@@ -20,6 +20,8 @@ var targets: [Target] = [
         pkgConfig: "hiredis",
         providers: [.apt(["libhiredis-dev"])]
     ),
+    // ppoll(2), which Swift's Glibc module does not declare: sub-millisecond socket waits.
+    .systemLibrary(name: "CPoll"),
     .systemLibrary(
         name: "COpenSSL",
         pkgConfig: "openssl",
@@ -51,7 +53,7 @@ var targets: [Target] = [
     .target(
         name: "RedisCache",
         dependencies: [
-            "CHiredis", "COpenSSL",
+            "CHiredis", "COpenSSL", "CPoll",
             .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: strictSwift6

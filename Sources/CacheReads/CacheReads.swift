@@ -28,6 +28,7 @@ public final class CacheReads: Sendable, Service {
     private let readers: [ReaderEndpoint]
     private let redis: [RedisClient]
     private let nextRedis = Atomic<UInt>(0)
+    private let readsInProgress = Atomic<Int>(0)
     private let counters = Mutex(CacheReadsStatistics())
     private let flights = SingleFlight<ReadResult>()
     private let lastFallbackLog = Mutex<ContinuousClock.Instant?>(nil)
@@ -68,8 +69,9 @@ public final class CacheReads: Sendable, Service {
         do {
             let redisURL = try RedisURL(redisText)
             let options = RedisConnectionOptions(connectTimeout: configuration.redisTimeout, commandTimeout: configuration.redisTimeout)
+            let inlineWait = Double(configuration.redisInlineWait.components.seconds) + Double(configuration.redisInlineWait.components.attoseconds) * 1e-18
             redis = try (0..<max(1, configuration.redisConnections)).map { _ throws(RedisError) in
-                try RedisClient(url: redisURL, options: options, logger: logger)
+                try RedisClient(url: redisURL, options: options, inlineWait: inlineWait, logger: logger)
             }
         } catch {
             throw CacheReadsError(code: .configuration, context: "redis_url", message: error.description)
@@ -176,7 +178,10 @@ public final class CacheReads: Sendable, Service {
 
     private func read(_ lookup: Lookup, _ consistency: Consistency) async throws -> ReadResult {
         let ticket = flights.ticket()
-        let cached = await cacheRead(lookup)
+        // Waiting for Redis on this thread pays only when no other read could use the thread.
+        let alone = readsInProgress.wrappingAdd(1, ordering: .relaxed).newValue == 1
+        defer { readsInProgress.wrappingSubtract(1, ordering: .relaxed) }
+        let cached = await cacheRead(lookup, inline: alone)
         switch consistency {
         case .eventual, .readYourWrites:
             if let cached, cached.isValid, let lsn = cached.lsn {
@@ -213,14 +218,15 @@ public final class CacheReads: Sendable, Service {
     }
 
     /// The `read` script's answer, with a sampled `record-read` in the same round trip; nil
-    /// when Redis fails (logged: the read goes to the database and does not fill).
-    private func cacheRead(_ lookup: Lookup) async -> CacheRead? {
+    /// when Redis fails (logged: the read goes to the database and does not fill). `inline`:
+    /// may wait for Redis on the calling thread (``CacheReadsConfiguration/redisInlineWait``).
+    private func cacheRead(_ lookup: Lookup, inline: Bool) async -> CacheRead? {
         var calls = [lookup.readCall]
         if let hot = lookup.hot, configuration.hotSampleRate > 0, Double.random(in: 0..<1) < configuration.hotSampleRate {
             calls.append(lookup.commands.recordRead(hot.query, hot.parameters))
         }
         do {
-            let replies = try await nextExecutor().evaluate(calls)
+            let replies = try await nextExecutor().evaluate(calls, inline: inline)
             if calls.count > 1 { count { $0.recordedReads += 1 } }
             return try CacheRead(reply: replies[0])
         } catch {
@@ -325,7 +331,8 @@ public final class CacheReads: Sendable, Service {
         guard let lsn = fetched.lsn else { return .skipped("no version (writer snapshot wait timed out)") }
         guard let epoch else { return .skipped("no current epoch in Redis") }
         do {
-            let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch)])
+            // Not inline: a miss already waited for the database; keep the thread for other reads.
+            let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch)], inline: false)
             let outcome = try FillOutcome(reply: reply[0])
             count { if outcome == .filled { $0.fillsAccepted += 1 } else { $0.fillsRefused += 1 } }
             return .outcome(outcome)
@@ -350,8 +357,14 @@ public final class CacheReads: Sendable, Service {
         }
     }
 
+    /// The next Redis connection round robin, or an idle one after it (its calls can then
+    /// wait inline instead of queueing).
     private func nextExecutor() -> RedisClient {
-        redis[Int(nextRedis.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(redis.count))]
+        let start = Int(nextRedis.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(redis.count))
+        for offset in 0..<redis.count where redis[(start + offset) % redis.count].isIdle {
+            return redis[(start + offset) % redis.count]
+        }
+        return redis[start]
     }
 
     private func count(_ update: (inout CacheReadsStatistics) -> Void) {

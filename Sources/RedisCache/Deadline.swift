@@ -1,7 +1,7 @@
 import Glibc
 
 /// A point on the monotonic clock, for timeouts that span several waits.
-struct Deadline {
+struct Deadline: Comparable {
     private let nanoseconds: UInt64
 
     /// The moment `seconds` from now.
@@ -9,11 +9,15 @@ struct Deadline {
         nanoseconds = Deadline.now() &+ UInt64(max(0, min(seconds, 86_400)) * 1e9)
     }
 
-    /// Milliseconds left (rounded up, at least 0), for `poll`.
-    var remainingMilliseconds: Int32 {
+    /// The time left (zero once passed), for `ppoll`.
+    var remaining: timespec {
         let now = Deadline.now()
-        guard nanoseconds > now else { return 0 }
-        return Int32(min((nanoseconds - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+        let left = nanoseconds > now ? nanoseconds - now : 0
+        return timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+    }
+
+    static func < (lhs: Deadline, rhs: Deadline) -> Bool {
+        lhs.nanoseconds < rhs.nanoseconds
     }
 
     private static func now() -> UInt64 {

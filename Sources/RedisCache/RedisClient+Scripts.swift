@@ -1,7 +1,11 @@
 extension RedisClient {
-    /// Sends script calls in one pipeline on the client's thread (loading scripts on NOSCRIPT)
-    /// and returns the replies in order.
-    public func evaluate(_ calls: [RedisScriptCall]) async throws(RedisError) -> [RedisReply] {
-        try await withConnection { connection throws(RedisError) in try connection.evaluate(calls) }
+    /// Sends script calls in one pipeline (loading scripts on `NOSCRIPT`, on the client's
+    /// thread) and returns the replies in order. `inline` as in ``pipeline(_:inline:)``.
+    public func evaluate(_ calls: [RedisScriptCall], inline: Bool = true) async throws(RedisError) -> [RedisReply] {
+        let replies = try await pipeline(try RedisBatch(calls.map(\.command)), inline: inline)
+        guard replies.contains(where: RedisConnection.isNoScript) else { return replies }
+        return try await withConnection { connection throws(RedisError) in
+            try connection.reloadingMissingScripts(calls, replies: replies)
+        }
     }
 }

@@ -1,102 +1,226 @@
 import Glibc
 import Logging
+import Synchronization
 
-/// An async Redis client: one ``RedisConnection`` driven by a dedicated thread (the actor's
-/// executor), so its blocking I/O never holds a thread of the cooperative pool.
+/// An async Redis client: one ``RedisConnection`` and a dedicated thread for its blocking I/O,
+/// so waiting for Redis does not hold a thread of the cooperative pool (but see ``inlineWait``).
 ///
 /// It connects on first use. After the connection is lost, the failed call throws (a batch is
 /// never sent again silently: the caller decides whether it is safe to retry) and the next
 /// call reconnects, making up to ``RedisReconnectPolicy/attempts`` attempts with jittered
 /// exponential backoff. Calls run one at a time in arrival order.
-public actor RedisClient {
+public final class RedisClient: Sendable {
     /// The server (password redacted in its description).
-    public nonisolated let url: RedisURL
+    public let url: RedisURL
     /// Timeouts, TLS and client name for each connection.
-    public nonisolated let options: RedisConnectionOptions
+    public let options: RedisConnectionOptions
     /// How lost connections are re-established.
-    public nonisolated let reconnect: RedisReconnectPolicy
+    public let reconnect: RedisReconnectPolicy
+    /// Seconds a call may wait for its replies on the caller's own thread (default 0: never).
+    ///
+    /// Handing a call to the client's thread and back costs two thread wake-ups, which is more
+    /// than a round trip to a Redis on the same host. With a positive value, a call of one
+    /// exchange (``command(_:)-([String])``, ``pipeline(_:inline:)``, ``evaluate(_:inline:)``)
+    /// made while the client is idle and connected is sent from the caller's thread, which
+    /// then waits up to this long for the replies (blocking that thread, so keep it well
+    /// under a millisecond); only a slower answer hands the rest of the wait to the client's
+    /// thread. After ``inlineMissesBeforeCooldown`` such hand-offs in a row, the next
+    /// ``inlineCooldown`` calls go to that thread directly, so a slow server costs little.
+    public let inlineWait: Double
+    /// Inline waits in a row that must run out before calls stop waiting inline for a while.
+    public static let inlineMissesBeforeCooldown = 3
+    /// Calls that skip the inline wait after ``inlineMissesBeforeCooldown`` ran out.
+    public static let inlineCooldown = 100
 
-    private let executor: ThreadExecutor
     private let logger: Logger
-    private var connection: RedisConnection?
-    private var closed = false
-    private var random = SystemRandomNumberGenerator()
-
-    /// Runs this actor on its own thread.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor {
-        executor.asUnownedSerialExecutor()
-    }
+    private let core: ClientCore
+    private let cooldown = Atomic<Int>(0)
+    private let misses = Atomic<Int>(0)
+    private let counters = Mutex(RedisClientStatistics())
 
     /// A client for `url`; no I/O happens until the first call.
     public init(
         url: RedisURL, options: RedisConnectionOptions = RedisConnectionOptions(),
-        reconnect: RedisReconnectPolicy = RedisReconnectPolicy(), logger: Logger = Logger(label: "cache-warmer.redis")
+        reconnect: RedisReconnectPolicy = RedisReconnectPolicy(), inlineWait: Double = 0,
+        logger: Logger = Logger(label: "cache-warmer.redis")
     ) throws(RedisError) {
-        do {
+        do throws(RedisError) {
             try options.validate()
             try reconnect.validate()
+            guard inlineWait >= 0, inlineWait < 1 else {
+                throw RedisError(code: .invalidCommand, message: "inlineWait (\(inlineWait)) must be at least 0 and under a second")
+            }
         } catch {
             throw RedisError(code: error.code, message: "\(url): \(error.message)")
         }
         self.url = url
         self.options = options
         self.reconnect = reconnect
+        self.inlineWait = inlineWait
         self.logger = logger
-        self.executor = ThreadExecutor(name: "redis \(url.host):\(url.port)")
+        self.core = ClientCore(name: "redis \(url.host):\(url.port)")
+    }
+
+    deinit {
+        core.finish()
     }
 
     /// Runs one command and returns its reply (error replies are returned, not thrown).
     public func command(_ arguments: [String]) async throws(RedisError) -> RedisReply {
-        try await withConnection { connection throws(RedisError) in try connection.command(arguments) }
+        try await pipeline(try RedisBatch([arguments]))[0]
     }
 
     /// Runs one command whose arguments are raw bytes.
     public func command(_ arguments: [[UInt8]]) async throws(RedisError) -> RedisReply {
-        try await withConnection { connection throws(RedisError) in try connection.command(arguments) }
+        try await pipeline(try RedisBatch([arguments]))[0]
     }
 
     /// Sends the commands as one pipeline (one round trip) and returns their replies in order.
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
-        try await withConnection { connection throws(RedisError) in try connection.pipeline(commands) }
+        try await pipeline(try RedisBatch(commands))
     }
 
     /// Sends commands with raw byte arguments as one pipeline.
     public func pipeline(_ commands: [[[UInt8]]]) async throws(RedisError) -> [RedisReply] {
-        try await withConnection { connection throws(RedisError) in try connection.pipeline(commands) }
+        try await pipeline(try RedisBatch(commands))
     }
 
-    /// Sends a batch formatted beforehand (one round trip).
-    public func pipeline(_ batch: RedisBatch) async throws(RedisError) -> [RedisReply] {
-        try await withConnection { connection throws(RedisError) in try connection.pipeline(batch) }
+    /// Sends a batch formatted beforehand (one round trip). With `inline` false, the call
+    /// does not wait on the caller's thread even when ``inlineWait`` allows it (say, because
+    /// other work waits for that thread).
+    public func pipeline(_ batch: RedisBatch, inline: Bool = true) async throws(RedisError) -> [RedisReply] {
+        guard !Task.isCancelled else { throw cancelledError }
+        if inline, inlineWait > 0 {
+            if cooldown.load(ordering: .relaxed) > 0 {
+                cooldown.wrappingSubtract(1, ordering: .relaxed)
+            } else if let connection = core.claim() {
+                return try await sendInline(batch, connection)
+            }
+        }
+        return try await withConnection { connection throws(RedisError) in try connection.pipeline(batch) }
     }
 
     /// Runs `body` with the connection on the client's thread (connecting first if needed), for
-    /// blocking extensions of ``RedisConnection`` such as script calls.
-    public func withConnection<T: Sendable>(_ body: @Sendable (RedisConnection) throws(RedisError) -> T) async throws(RedisError) -> T {
-        guard !Task.isCancelled else {
-            throw RedisError(code: .cancelled, message: "\(url): the task was cancelled before the command was sent")
-        }
-        let connection = try connected()
-        do {
-            return try body(connection)
-        } catch {
-            if connection.isBroken {
-                self.connection = nil
-                logger.warning("redis connection lost; the next call reconnects", metadata: ["server": "\(url)", "error": "\(error)"])
+    /// blocking extensions of ``RedisConnection`` such as script loading.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> T) async throws(RedisError) -> T {
+        guard !Task.isCancelled else { throw cancelledError }
+        counters.withLock { $0.onThread += 1 }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, RedisError>, Never>) in
+            core.submit { slot in
+                continuation.resume(returning: Result { () throws(RedisError) in try self.run(body, slot) })
             }
-            throw error
         }
+        return try result.get()
+    }
+
+    /// How calls were served so far.
+    public var statistics: RedisClientStatistics {
+        counters.withLock { $0 }
+    }
+
+    /// True when no call is running or queued and the connection is open, so a call now may
+    /// wait inline (a hint: another caller may take it first).
+    public var isIdle: Bool {
+        core.isIdle
     }
 
     /// True while a connection is open (it may still turn out broken on the next call).
     public var isConnected: Bool {
-        connection != nil
+        get async {
+            await withCheckedContinuation { continuation in
+                core.submit { slot in continuation.resume(returning: slot.connection != nil) }
+            }
+        }
     }
 
     /// Closes the connection; later calls throw ``RedisError/Code-swift.enum/closed``.
-    public func close() {
-        closed = true
-        connection = nil
+    public func close() async {
+        core.close()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            core.submit { slot in
+                slot.connection = nil
+                continuation.resume()
+            }
+        }
+    }
+
+    /// One exchange sent from the caller's thread with the connection `claim` gave it; the
+    /// wait moves to the client's thread after ``inlineWait``.
+    private func sendInline(_ batch: RedisBatch, _ connection: RedisConnection) async throws(RedisError) -> [RedisReply] {
+        let replies: [RedisReply]?
+        do {
+            replies = try connection.pipeline(batch, patience: inlineWait)
+        } catch {
+            dropIfBroken(connection, core.slot, error)
+            core.release()
+            throw error
+        }
+        if let replies {
+            core.release()
+            misses.store(0, ordering: .relaxed)
+            counters.withLock { $0.inline += 1 }
+            return replies
+        }
+        counters.withLock { $0.handedOff += 1 }
+        if misses.wrappingAdd(1, ordering: .relaxed).newValue >= RedisClient.inlineMissesBeforeCooldown {
+            misses.store(0, ordering: .relaxed)
+            cooldown.store(RedisClient.inlineCooldown, ordering: .relaxed)
+        }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>) in
+            core.handOff { slot in
+                continuation.resume(returning: Result { () throws(RedisError) in
+                    try self.run({ connection throws(RedisError) in try connection.finishExchange() }, slot)
+                })
+            }
+        }
+        return try result.get()
+    }
+
+    /// On the client's thread: `body` with the open connection, or a new one.
+    private func run<T>(_ body: (RedisConnection) throws(RedisError) -> T, _ slot: ConnectionSlot) throws(RedisError) -> T {
+        let connection = try connected(slot)
+        do {
+            return try body(connection)
+        } catch {
+            dropIfBroken(connection, slot, error)
+            throw error
+        }
+    }
+
+    private func dropIfBroken(_ connection: RedisConnection, _ slot: ConnectionSlot, _ error: RedisError) {
+        guard connection.isBroken else { return }
+        slot.connection = nil
+        logger.warning("redis connection lost; the next call reconnects", metadata: ["server": "\(url)", "error": "\(error)"])
+    }
+
+    /// The open connection, or a new one after up to `reconnect.attempts` attempts.
+    private func connected(_ slot: ConnectionSlot) throws(RedisError) -> RedisConnection {
+        guard !core.isClosed else {
+            slot.connection = nil
+            throw RedisError(code: .closed, message: "\(url): the client is closed")
+        }
+        if let connection = slot.connection { return connection }
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        while true {
+            do {
+                let connection = try RedisConnection(url: url, options: options)
+                if attempt > 0 {
+                    logger.info("redis reconnected", metadata: ["server": "\(url)", "attempts": "\(attempt + 1)"])
+                }
+                slot.connection = connection
+                return connection
+            } catch {
+                attempt += 1
+                guard error.isTransient, attempt < reconnect.attempts else { throw error }
+                let delay = reconnect.delay(beforeAttempt: attempt, using: &random)
+                logger.warning(
+                    "redis connect failed; retrying",
+                    metadata: ["server": "\(url)", "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)"])
+                // Blocks only this client's own thread; queued calls wait their turn anyway.
+                RedisClient.sleep(seconds: delay)
+            }
+        }
     }
 
     private static func sleep(seconds: Double) {
@@ -107,31 +231,7 @@ public actor RedisClient {
         }
     }
 
-    /// The open connection, or a new one after up to `reconnect.attempts` attempts.
-    private func connected() throws(RedisError) -> RedisConnection {
-        guard !closed else {
-            throw RedisError(code: .closed, message: "\(url): the client is closed")
-        }
-        if let connection { return connection }
-        var attempt = 0
-        while true {
-            do {
-                let connection = try RedisConnection(url: url, options: options)
-                if attempt > 0 {
-                    logger.info("redis reconnected", metadata: ["server": "\(url)", "attempts": "\(attempt + 1)"])
-                }
-                self.connection = connection
-                return connection
-            } catch {
-                attempt += 1
-                guard error.isTransient, attempt < reconnect.attempts, !Task.isCancelled else { throw error }
-                let delay = reconnect.delay(beforeAttempt: attempt, using: &random)
-                logger.warning(
-                    "redis connect failed; retrying",
-                    metadata: ["server": "\(url)", "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)"])
-                // Blocks only this client's own thread; queued calls wait their turn anyway.
-                RedisClient.sleep(seconds: delay)
-            }
-        }
+    private var cancelledError: RedisError {
+        RedisError(code: .cancelled, message: "\(url): the task was cancelled before the command was sent")
     }
 }

@@ -22,7 +22,12 @@ extension RedisConnection {
     /// That reordering is harmless only for scripts whose effect does not depend on the order
     /// (such as the cache contract's version compare-and-set scripts).
     public func evaluate(_ calls: [RedisScriptCall]) throws(RedisError) -> [RedisReply] {
-        var replies = try pipeline(calls.map(\.command))
+        try reloadingMissingScripts(calls, replies: try pipeline(calls.map(\.command)))
+    }
+
+    /// `replies` (to `calls`), with the calls that failed with `NOSCRIPT` loaded and run again.
+    func reloadingMissingScripts(_ calls: [RedisScriptCall], replies: [RedisReply]) throws(RedisError) -> [RedisReply] {
+        var replies = replies
         let missing = replies.indices.filter { RedisConnection.isNoScript(replies[$0]) }
         guard !missing.isEmpty else { return replies }
         var loaded: Set<String> = []
@@ -36,7 +41,7 @@ extension RedisConnection {
         return replies
     }
 
-    private static func isNoScript(_ reply: RedisReply) -> Bool {
+    static func isNoScript(_ reply: RedisReply) -> Bool {
         if case .error(let message) = reply { return message.hasPrefix("NOSCRIPT") }
         return false
     }

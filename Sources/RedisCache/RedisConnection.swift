@@ -19,6 +19,13 @@ public final class RedisConnection {
     private var encoder = CommandEncoder()
     private var request: [UInt8] = []
     private var failure: String?
+    /// The batch whose replies ``pipeline(_:patience:)`` stopped waiting for.
+    private var open: OpenExchange?
+
+    private struct OpenExchange {
+        var count: Int
+        var replies: [RedisReply]
+    }
 
     /// Connects, authenticates (`AUTH [user] password`), selects the URL's database, sets the
     /// client name and checks the server answers (`PING`), in one round trip after the handshake.
@@ -92,9 +99,45 @@ public final class RedisConnection {
         return try exchange(batch.bytes, count: batch.count)
     }
 
+    /// Sends a batch formatted beforehand and waits at most `patience` seconds for its replies:
+    /// the replies, or nil when they have not all come. The exchange then stays open, and only
+    /// ``finishExchange()`` may use the connection next (``RedisClient`` hands it to its own
+    /// thread that way).
+    func pipeline(_ batch: RedisBatch, patience: Double) throws(RedisError) -> [RedisReply]? {
+        try checkUsable()
+        var replies: [RedisReply] = []
+        do {
+            guard batch.count > 0 else { return [] }
+            try enqueue(batch.bytes)
+            if try advance(batch.count, &replies, patience: Deadline(after: patience)) { return replies }
+        } catch {
+            throw progressError(error, received: replies.count, of: batch.count)
+        }
+        open = OpenExchange(count: batch.count, replies: replies)
+        return nil
+    }
+
+    /// Waits, within the command timeout, for the rest of the replies of the exchange that
+    /// ``pipeline(_:patience:)`` left open, and returns all of them.
+    func finishExchange() throws(RedisError) -> [RedisReply] {
+        guard var exchange = open else {
+            throw RedisError(code: .invalidCommand, message: "\(url): no exchange is open")
+        }
+        open = nil
+        do {
+            _ = try advance(exchange.count, &exchange.replies, patience: nil)
+            return exchange.replies
+        } catch {
+            throw progressError(error, received: exchange.replies.count, of: exchange.count)
+        }
+    }
+
     private func checkUsable() throws(RedisError) {
         if isBroken {
             throw RedisError(code: .connectionLost, message: "\(url): connection unusable after an earlier failure (\(failure ?? "unknown")); open a new one")
+        }
+        if open != nil {
+            throw RedisError(code: .invalidCommand, message: "\(url): an exchange is still open; finish it first")
         }
     }
 
@@ -106,24 +149,37 @@ public final class RedisConnection {
             try transfer(bytes, count: count, into: &replies)
             return replies
         } catch {
-            throw RedisError(
-                code: error.code,
-                message: "\(url): \(error.message) (\(replies.count) of \(count) replies received; the others may or may not have run)")
+            throw progressError(error, received: replies.count, of: count)
         }
+    }
+
+    private func progressError(_ error: RedisError, received: Int, of count: Int) -> RedisError {
+        RedisError(
+            code: error.code,
+            message: "\(url): \(error.message) (\(received) of \(count) replies received; the others may or may not have run)")
     }
 
     private func transfer(_ bytes: [UInt8], count: Int, into replies: inout [RedisReply]) throws(RedisError) {
         guard count > 0 else { return }
+        try enqueue(bytes)
+        _ = try advance(count, &replies, patience: nil)
+    }
+
+    /// Sends what the socket takes, waits for it to take more or for replies, reads them, until
+    /// `count` replies are in (true) or `patience` passed first (false). One poll per wake-up,
+    /// and a batch larger than the socket buffers never deadlocks. Each wait may last the
+    /// command timeout; a failure marks the connection broken.
+    private func advance(_ count: Int, _ replies: inout [RedisReply], patience: Deadline?) throws(RedisError) -> Bool {
         replies.reserveCapacity(count)
         do throws(RedisError) {
-            try enqueue(bytes)
-            // Send what the socket takes, wait for it to take more or for replies, read them:
-            // one poll per wake-up, and a batch larger than the socket buffers never deadlocks.
             while replies.count < count {
                 if channel.hasPendingOutput {
                     _ = try channel.flushSome()
                 }
-                guard try channel.wait(until: Deadline(after: options.commandTimeout)) else {
+                let timeout = Deadline(after: options.commandTimeout)
+                let limit = patience.map { Swift.min($0, timeout) } ?? timeout
+                guard try channel.wait(until: limit) else {
+                    if let patience, patience <= timeout { return false }
                     throw RedisError(code: .timeout, message: "no reply within \(options.commandTimeout) s")
                 }
                 if try channel.receiveSome({ chunk throws(RedisError) in try parser.feed(chunk) }) {
@@ -132,6 +188,7 @@ public final class RedisConnection {
                     }
                 }
             }
+            return true
         } catch {
             isBroken = true
             failure = error.message
@@ -139,13 +196,15 @@ public final class RedisConnection {
         }
     }
 
+    /// Queues `bytes` for sending; a failure (TLS) marks the connection broken.
     private func enqueue(_ bytes: [UInt8]) throws(RedisError) {
         do {
             try bytes.withUnsafeBytes { try channel.enqueue($0) }
-        } catch let error as RedisError {
-            throw error
         } catch {
-            throw RedisError(code: .connectionLost, message: "cannot queue the request: \(error)")
+            isBroken = true
+            let failed = (error as? RedisError) ?? RedisError(code: .connectionLost, message: "cannot queue the request: \(error)")
+            failure = failed.message
+            throw failed
         }
     }
 

@@ -1,3 +1,4 @@
+import CPoll
 import Glibc
 
 /// One non-blocking TCP socket. It owns the file descriptor and closes it on deinit.
@@ -103,7 +104,8 @@ final class TCPSocket {
     func wait(events: Int16, until deadline: Deadline) throws(RedisError) -> Bool {
         var entry = pollfd(fd: descriptor, events: events, revents: 0)
         while true {
-            let ready = poll(&entry, 1, deadline.remainingMilliseconds)
+            var timeout = deadline.remaining
+            let ready = ppoll(&entry, 1, &timeout, nil)
             if ready > 0 { return true }
             if ready == 0 { return false }
             guard errno == EINTR else {

@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The connection of a ``RedisClient``, used by whoever holds the client (see ``ClientCore``).
+///
+/// `@unchecked Sendable`: `connection` is only read or written by the current holder, and
+/// holdership passes from one thread to another under ``ClientCore``'s mutex, which orders
+/// the accesses.
+final class ConnectionSlot: @unchecked Sendable {
+    var connection: RedisConnection?
+}
+
+/// A ``RedisClient``'s thread and who holds its connection: nobody, a caller waiting inline
+/// on its own thread, or the thread running queued jobs in order. The connection is held by
+/// one of them at a time, so jobs and inline calls never interleave on the wire.
+final class ClientCore: Sendable {
+    /// A job for the thread; it gets the connection slot.
+    typealias Job = @Sendable (ConnectionSlot) -> Void
+
+    let slot = ConnectionSlot()
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+
+    private enum Holder {
+        case nobody, caller, thread
+    }
+
+    private struct State {
+        var holder = Holder.nobody
+        var jobs: [Job] = []
+        var closed = false
+        var finished = false
+    }
+
+    /// Starts the thread, named `name` (visible in debuggers and `top -H`).
+    init(name: String) {
+        // The thread keeps the core alive until ``finish()`` ends it.
+        let thread = Thread { [self] in serve() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `job` after the others; the thread runs it once nobody else holds the connection.
+    func submit(_ job: @escaping Job) {
+        let start = state.withLock { state in
+            state.jobs.append(job)
+            guard state.holder == .nobody else { return false }
+            state.holder = .thread
+            return true
+        }
+        if start { wake.signal() }
+    }
+
+    /// For a caller: holds the connection when nobody does, nothing is queued and it is open;
+    /// nil otherwise. The caller then calls ``release()`` or ``handOff(_:)``.
+    func claim() -> RedisConnection? {
+        state.withLock { state in
+            guard state.holder == .nobody, state.jobs.isEmpty, !state.closed, let connection = slot.connection, !connection.isBroken else { return nil }
+            state.holder = .caller
+            return connection
+        }
+    }
+
+    /// True when ``claim()`` would succeed now.
+    var isIdle: Bool {
+        state.withLock { state in
+            state.holder == .nobody && state.jobs.isEmpty && !state.closed && slot.connection.map { !$0.isBroken } == true
+        }
+    }
+
+    /// For the claiming caller: gives the connection up (to the thread when jobs are waiting).
+    func release() {
+        let start = state.withLock { state in
+            state.holder = state.jobs.isEmpty ? .nobody : .thread
+            return state.holder == .thread
+        }
+        if start { wake.signal() }
+    }
+
+    /// For the claiming caller: passes the connection to the thread with `job` first in line.
+    func handOff(_ job: @escaping Job) {
+        state.withLock { state in
+            state.jobs.insert(job, at: 0)
+            state.holder = .thread
+        }
+        wake.signal()
+    }
+
+    /// Marks the client closed: no more claims; jobs see ``isClosed``.
+    func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    /// True after ``close()``.
+    var isClosed: Bool {
+        state.withLock { $0.closed }
+    }
+
+    /// Ends the thread once its queue is empty (the client is gone, so nothing is queued).
+    func finish() {
+        state.withLock { $0.finished = true }
+        wake.signal()
+    }
+
+    /// The thread: on each wake-up, runs jobs until the queue is empty, then lets go.
+    private func serve() {
+        while true {
+            wake.wait()
+            while let job = state.withLock({ state -> Job? in
+                if state.jobs.isEmpty {
+                    if state.holder == .thread { state.holder = .nobody }
+                    return nil
+                }
+                return state.jobs.removeFirst()
+            }) {
+                job(slot)
+            }
+            if state.withLock({ $0.finished && $0.jobs.isEmpty }) {
+                slot.connection = nil
+                return
+            }
+        }
+    }
+}
