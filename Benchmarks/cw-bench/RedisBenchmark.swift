@@ -41,6 +41,7 @@ struct RedisBenchmark: ParsableCommand {
         var scriptRates: [Double] = []
         var manyRates: [Double] = []
         var setRates: [Double] = []
+        var floorRates: [Double] = []
         let entity = try EntityName("order")
         for round in 0..<rounds {
             let calls = (0..<operations).map { index in
@@ -55,12 +56,14 @@ struct RedisBenchmark: ParsableCommand {
             }
             scriptRates.append(Double(operations) / (ContinuousClock.now - start).seconds)
             manyRates.append(try batchedRate(connection, commands: commands, keys: keys, row: row, epoch: epoch, round: round))
+            floorRates.append(try floorRate(connection, keys: keys, row: row))
             setRates.append(try redisBenchmarkRate(url))
         }
         try RedisNamespace.remove(keys.namespace.rawValue, url: url)
         let script = scriptRates.sorted()[rounds / 2]
         let many = manyRates.sorted()[rounds / 2]
         let set = setRates.sorted()[rounds / 2]
+        let floor = floorRates.sorted()[rounds / 2]
         try BenchmarkResult(
             name: "redis-set-if-newer",
             parameters: ["operations": "\(operations)", "pipeline": "\(pipeline)", "rounds": "\(rounds)", "redis-benchmark": "-P 100 -t set -d 100"],
@@ -70,6 +73,8 @@ struct RedisBenchmark: ParsableCommand {
                 .init(label: "redis-benchmark SET -P 100", value: set, unit: "writes/s"),
                 .init(label: "set-if-newer / SET", value: script / set, unit: "ratio"),
                 .init(label: "write-many-if-newer / SET (goal >= 0.5)", value: many / set, unit: "ratio"),
+                .init(label: "Lua floor: one unchecked SET PX per entry, 200 per script run", value: floor, unit: "writes/s"),
+                .init(label: "Lua floor / SET (the most any per-key script write reaches)", value: floor / set, unit: "ratio"),
             ]
         ).report(to: output)
     }
@@ -92,6 +97,29 @@ struct RedisBenchmark: ParsableCommand {
             for reply in replies {
                 guard try WriteOutcome.many(reply: reply, count: 200).allSatisfy({ $0 == .written }) else { throw ValidationError("write-many refused a write") }
             }
+            offset += callsPerPipeline
+        }
+        return Double(operations) / (ContinuousClock.now - start).seconds
+    }
+
+    /// What no script that writes each key can beat: one `SET ... PX` per entry and nothing
+    /// else (no read, no check), 200 entries per run, batched like the worker's path.
+    private func floorRate(_ connection: RedisConnection, keys: CacheKeys, row: String) throws -> Double {
+        let script = RedisScript(name: "bench-floor", source: """
+            for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'PX', 3600000) end
+            return #KEYS
+            """)
+        let entity = try EntityName("floor")
+        let calls = stride(from: 0, to: operations, by: 200).map { offset in
+            let range = offset..<min(offset + 200, operations)
+            return script.call(keys: range.map { keys.row(entity, KeyPart($0)) }, arguments: range.map { _ in row })
+        }
+        let callsPerPipeline = max(1, pipeline / 200)
+        let start = ContinuousClock.now
+        var offset = 0
+        while offset < calls.count {
+            let replies = try connection.evaluate(Array(calls[offset..<min(offset + callsPerPipeline, calls.count)]))
+            guard replies.allSatisfy({ $0.integer != nil }) else { throw ValidationError("the floor script failed: \(replies)") }
             offset += callsPerPipeline
         }
         return Double(operations) / (ContinuousClock.now - start).seconds
