@@ -117,7 +117,16 @@ public final class CacheReads: Sendable, Service {
     public var readerStatus: [ReaderStatus] { readers.map(\.status) }
 
     /// Counters since this instance was made.
-    public var statistics: CacheReadsStatistics { counters.withLock { $0 } }
+    public var statistics: CacheReadsStatistics {
+        var statistics = counters.withLock { $0 }
+        for client in redis {
+            let served = client.statistics
+            statistics.redis.inline += served.inline
+            statistics.redis.handedOff += served.handedOff
+            statistics.redis.onThread += served.onThread
+        }
+        return statistics
+    }
 
     /// Arbitrary read-only SQL (readers, else the writer, sessions read-only).
     public var reads: ReadHandle { ReadHandle(reads: self) }

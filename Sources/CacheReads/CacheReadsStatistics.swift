@@ -1,3 +1,5 @@
+import RedisCache
+
 /// Counters of one ``CacheReads`` since it was made, for metrics and tests.
 public struct CacheReadsStatistics: Hashable, Sendable {
     /// Reads answered by a valid cache entry.
@@ -18,6 +20,9 @@ public struct CacheReadsStatistics: Hashable, Sendable {
     public var writerFillsSkipped = 0
     /// Sampled `record-read` calls sent.
     public var recordedReads = 0
+    /// How the Redis calls were served: answered on the caller's thread, handed to a
+    /// connection's thread after the inline wait, or run on that thread from the start.
+    public var redis = RedisClientStatistics()
 
     /// All zero.
     public init() {}

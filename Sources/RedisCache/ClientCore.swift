@@ -15,8 +15,12 @@ final class ConnectionSlot: @unchecked Sendable {
 /// on its own thread, or the thread running queued jobs in order. The connection is held by
 /// one of them at a time, so jobs and inline calls never interleave on the wire.
 final class ClientCore: Sendable {
-    /// A job for the thread; it gets the connection slot.
-    typealias Job = @Sendable (ConnectionSlot) -> Void
+    /// A job for the thread: it uses the connection slot and returns what to do once the
+    /// thread has let go of the connection (resume the caller), so that a caller resumed by
+    /// the last queued job finds the client idle.
+    typealias Job = @Sendable (ConnectionSlot) -> Completion
+    /// Runs after the job's thread let go of the connection (or took the next job).
+    typealias Completion = @Sendable () -> Void
 
     let slot = ConnectionSlot()
     private let state = Mutex(State())
@@ -87,6 +91,17 @@ final class ClientCore: Sendable {
         wake.signal()
     }
 
+    /// The next queued job, or nil after letting go of the connection.
+    private func nextJob() -> Job? {
+        state.withLock { state in
+            if state.jobs.isEmpty {
+                if state.holder == .thread { state.holder = .nobody }
+                return nil
+            }
+            return state.jobs.removeFirst()
+        }
+    }
+
     /// Marks the client closed: no more claims; jobs see ``isClosed``.
     func close() {
         state.withLock { $0.closed = true }
@@ -107,14 +122,11 @@ final class ClientCore: Sendable {
     private func serve() {
         while true {
             wake.wait()
-            while let job = state.withLock({ state -> Job? in
-                if state.jobs.isEmpty {
-                    if state.holder == .thread { state.holder = .nobody }
-                    return nil
-                }
-                return state.jobs.removeFirst()
-            }) {
-                job(slot)
+            var next = nextJob()
+            while let job = next {
+                let completion = job(slot)
+                next = nextJob()
+                completion()
             }
             if state.withLock({ $0.finished && $0.jobs.isEmpty }) {
                 slot.connection = nil

@@ -107,7 +107,8 @@ public final class RedisClient: Sendable {
         counters.withLock { $0.onThread += 1 }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, RedisError>, Never>) in
             core.submit { slot in
-                continuation.resume(returning: Result { () throws(RedisError) in try self.run(body, slot) })
+                let result = Result { () throws(RedisError) in try self.run(body, slot) }
+                return { continuation.resume(returning: result) }
             }
         }
         return try result.get()
@@ -128,7 +129,10 @@ public final class RedisClient: Sendable {
     public var isConnected: Bool {
         get async {
             await withCheckedContinuation { continuation in
-                core.submit { slot in continuation.resume(returning: slot.connection != nil) }
+                core.submit { slot in
+                    let connected = slot.connection != nil
+                    return { continuation.resume(returning: connected) }
+                }
             }
         }
     }
@@ -139,7 +143,7 @@ public final class RedisClient: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             core.submit { slot in
                 slot.connection = nil
-                continuation.resume()
+                return { continuation.resume() }
             }
         }
     }
@@ -168,9 +172,10 @@ public final class RedisClient: Sendable {
         }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>) in
             core.handOff { slot in
-                continuation.resume(returning: Result { () throws(RedisError) in
+                let result = Result { () throws(RedisError) in
                     try self.run({ connection throws(RedisError) in try connection.finishExchange() }, slot)
-                })
+                }
+                return { continuation.resume(returning: result) }
             }
         }
         return try result.get()

@@ -3,7 +3,7 @@
 /// parse replies. Nothing outside this module sees a C handle.
 ///
 /// Calls block the calling thread: async callers use ``RedisClient``, which runs them on a
-/// dedicated thread, never on the cooperative pool. After a transport failure (lost
+/// dedicated thread (or, with ``RedisClient/inlineWait``, waits briefly on the caller's). After a transport failure (lost
 /// connection, timeout, garbled reply) the connection is ``isBroken`` and every call throws:
 /// replies could be out of step with commands, so a new connection is needed.
 public final class RedisConnection {

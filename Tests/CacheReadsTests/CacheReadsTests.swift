@@ -109,6 +109,50 @@ import Testing
         }
     }
 
+    @Test func aHitAloneWaitsInlineAndHitsBesideAnotherReadUseTheRedisThread() async throws {
+        var configuration = try ReadsHarness.configuration()
+        configuration.redisInlineWait = .milliseconds(50)  // generous: a busy CI machine still answers within it
+        configuration.redisConnections = 1
+        configuration.writerSnapshotWait = .seconds(5)
+        try await ReadsHarness.with(configuration) { harness in
+            let reads = harness.reads
+            let order = try await harness.insertOrder(status: "inline")
+            _ = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .readYourWrites(order.token))
+            let before = reads.statistics
+            for _ in 0..<10 {
+                let hit = try await reads.row(entity: "order", key: KeyPart(order.id))
+                #expect(hit.source == .cache)
+                #expect(hit.value == order.json)
+            }
+            let alone = reads.statistics
+            #expect(alone.redis.inline - before.redis.inline == 10, "\(alone.redis)")
+
+            // Another read in flight: a strong read waiting for a transaction that holds an xid.
+            let (held, holding) = AsyncStream<Void>.makeStream()
+            let (release, releasing) = AsyncStream<Void>.makeStream()
+            let transaction = Task {
+                try await reads.write { connection in
+                    _ = try await connection.query("SELECT txid_current()", logger: Logger(label: "test"))
+                    holding.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in held { break }
+            let strong = Task { try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .strong) }
+            try await Task.sleep(for: .milliseconds(200))
+            let beside = reads.statistics
+            for _ in 0..<5 {
+                #expect(try await reads.row(entity: "order", key: KeyPart(order.id)).value == order.json)
+            }
+            let after = reads.statistics
+            releasing.yield()
+            _ = try await transaction.value
+            #expect(try await strong.value.source == .writer)
+            #expect(after.redis.onThread - beside.redis.onThread == 5, "hits beside a read in flight: \(after.redis)")
+            #expect(after.redis.inline == beside.redis.inline)
+        }
+    }
+
     @Test func anUnreachableReaderFallsBackToTheWriter() async throws {
         var configuration = try ReadsHarness.configuration(readers: ["postgres://cachewarmer:cachewarmer@127.0.0.1:1/cachewarmer"])
         configuration.connectTimeout = .milliseconds(500)

@@ -112,6 +112,19 @@ import Testing
         #expect(try await client.command(["PING"]) == .status("PONG"))
     }
 
+    @Test func inlineWaitsAndHandOffsWorkOverTLS() async throws {
+        let client = try RedisClient(url: try server().trustedURL(), inlineWait: 0.05)
+        let key = uniquePrefix()
+        _ = try await client.command(["PING"])
+        for index in 0..<10 {
+            #expect(try await client.command(["ECHO", "tls-\(index)"]) == .string(Array("tls-\(index)".utf8)))
+        }
+        #expect(client.statistics.inline == 10)
+        // Longer than the inline wait: the rest of the TLS read moves to the client's thread.
+        #expect(try await client.pipeline([["BLPOP", key, "0.1"], ["ECHO", "after"]]) == [.null, .string(Array("after".utf8))])
+        #expect(client.statistics.handedOff == 1)
+    }
+
     @Test func realOutOfMemoryIsClassified() throws {
         let admin = try RedisConnection(url: try server().trustedURL())
         #expect(try admin.command(["CONFIG", "SET", "maxmemory", "1"]) == .status("OK"))
