@@ -47,6 +47,10 @@ public enum StackEnvironment {
 
     /// Starts a program; its output goes to `output` (default /dev/null: a server it starts must
     /// not hold the test runner's pipes). Returns its process id.
+    ///
+    /// The child starts with no signal blocked and the usual signals at their default action:
+    /// the test runner's threads block most signals, and a server started from here (Redis,
+    /// after `stack.sh restart redis`) would otherwise never see `SIGTERM`.
     public static func spawn(_ arguments: [String], output: String = "/dev/null") throws -> pid_t {
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
@@ -57,7 +61,20 @@ public enum StackEnvironment {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] {
+            sigaddset(&defaults, signal)
+        }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard spawned == 0 else { throw SpawnError(program: arguments[0], code: spawned) }
         return pid
     }
