@@ -48,6 +48,7 @@ final class WorkerHarness: Sendable {
         Task { try await worker.run(options) }
     }
 
+    @discardableResult
     func sql(_ statement: String) throws -> QueryResult {
         try PostgresConnection(writer, settings: ["TimeZone": "UTC"]).execute(statement)
     }
