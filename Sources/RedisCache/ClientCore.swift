@@ -22,6 +22,13 @@ final class ClientCore: Sendable {
     /// Runs after the job's thread let go of the connection (or took the next job).
     typealias Completion = @Sendable () -> Void
 
+    /// A pipeline queued for the thread, which the exchange running before it may take along
+    /// into its own round trip.
+    struct QueuedExchange: Sendable {
+        let batch: RedisBatch
+        let deliver: @Sendable (Result<[RedisReply], RedisError>) -> Void
+    }
+
     let slot = ConnectionSlot()
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
@@ -30,9 +37,14 @@ final class ClientCore: Sendable {
         case nobody, caller, thread
     }
 
+    private struct Entry {
+        var job: Job
+        var exchange: QueuedExchange?
+    }
+
     private struct State {
         var holder = Holder.nobody
-        var jobs: [Job] = []
+        var jobs: [Entry] = []
         var closed = false
         var finished = false
     }
@@ -46,9 +58,11 @@ final class ClientCore: Sendable {
     }
 
     /// Queues `job` after the others; the thread runs it once nobody else holds the connection.
-    func submit(_ job: @escaping Job) {
+    /// With `exchange`, a job running before it may take the exchange along instead (see
+    /// ``takeQueuedExchanges(maximumCommands:)``), and then `job` never runs.
+    func submit(_ job: @escaping Job, exchange: QueuedExchange? = nil) {
         let start = state.withLock { state in
-            state.jobs.append(job)
+            state.jobs.append(Entry(job: job, exchange: exchange))
             guard state.holder == .nobody else { return false }
             state.holder = .thread
             return true
@@ -85,7 +99,7 @@ final class ClientCore: Sendable {
     /// For the claiming caller: passes the connection to the thread with `job` first in line.
     func handOff(_ job: @escaping Job) {
         state.withLock { state in
-            state.jobs.insert(job, at: 0)
+            state.jobs.insert(Entry(job: job), at: 0)
             state.holder = .thread
         }
         wake.signal()
@@ -98,7 +112,22 @@ final class ClientCore: Sendable {
                 if state.holder == .thread { state.holder = .nobody }
                 return nil
             }
-            return state.jobs.removeFirst()
+            return state.jobs.removeFirst().job
+        }
+    }
+
+    /// For the running job: removes the exchanges queued next in line, in order, while their
+    /// commands add up to at most `maximumCommands`, and returns them.
+    func takeQueuedExchanges(maximumCommands: Int) -> [QueuedExchange] {
+        state.withLock { state in
+            var taken: [QueuedExchange] = []
+            var commands = 0
+            while let exchange = state.jobs.first?.exchange, commands + exchange.batch.count <= maximumCommands {
+                taken.append(exchange)
+                commands += exchange.batch.count
+                state.jobs.removeFirst()
+            }
+            return taken
         }
     }
 

@@ -37,6 +37,12 @@ public struct RedisBatch: Sendable {
         count += 1
     }
 
+    /// Adds the commands of `other` after these.
+    mutating func append(_ other: RedisBatch) {
+        bytes.append(contentsOf: other.bytes)
+        count += other.count
+    }
+
     /// The size of the formatted commands in bytes.
     public var byteCount: Int {
         bytes.count

@@ -31,6 +31,8 @@ public final class RedisClient: Sendable {
     public static let inlineMissesBeforeCooldown = 3
     /// Calls that skip the inline wait after ``inlineMissesBeforeCooldown`` ran out.
     public static let inlineCooldown = 100
+    /// The most commands queued pipelines are combined into for one round trip.
+    public static let coalescedCommands = 512
 
     private let logger: Logger
     private let core: ClientCore
@@ -97,7 +99,7 @@ public final class RedisClient: Sendable {
                 return try await sendInline(batch, connection)
             }
         }
-        return try await withConnection { connection throws(RedisError) in try connection.pipeline(batch) }
+        return try await onThread(batch)
     }
 
     /// Runs `body` with the connection on the client's thread (connecting first if needed), for
@@ -112,6 +114,41 @@ public final class RedisClient: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// Queues `batch` for the client's thread. Pipelines queued behind one another go out in
+    /// one round trip (up to ``coalescedCommands`` commands), so callers that arrive while the
+    /// connection is busy wait for one round trip, not one each; each gets its own replies, and
+    /// a transport failure fails them all alike.
+    private func onThread(_ batch: RedisBatch) async throws(RedisError) -> [RedisReply] {
+        guard !Task.isCancelled else { throw cancelledError }
+        counters.withLock { $0.onThread += 1 }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>) in
+            let exchange = ClientCore.QueuedExchange(batch: batch) { continuation.resume(returning: $0) }
+            core.submit({ slot in self.runExchanges(exchange, slot) }, exchange: exchange)
+        }
+        return try result.get()
+    }
+
+    /// On the client's thread: `first` and the pipelines queued right behind it, as one.
+    private func runExchanges(_ first: ClientCore.QueuedExchange, _ slot: ConnectionSlot) -> ClientCore.Completion {
+        let exchanges = [first] + core.takeQueuedExchanges(maximumCommands: RedisClient.coalescedCommands - first.batch.count)
+        var combined = first.batch
+        for exchange in exchanges.dropFirst() {
+            combined.append(exchange.batch)
+        }
+        if exchanges.count > 1 {
+            counters.withLock { $0.coalesced += exchanges.count - 1 }
+        }
+        let result = Result { () throws(RedisError) in try run({ connection throws(RedisError) in try connection.pipeline(combined) }, slot) }
+        return {
+            var offset = 0
+            for exchange in exchanges {
+                let count = exchange.batch.count
+                exchange.deliver(result.map { Array($0[offset..<offset + count]) })
+                offset += count
+            }
+        }
     }
 
     /// How calls were served so far.

@@ -6,11 +6,14 @@ public struct RedisClientStatistics: Sendable, Hashable {
     public var handedOff = 0
     /// Calls run on the client's thread from the start.
     public var onThread = 0
+    /// Of those, calls sent in the round trip of a call queued before them.
+    public var coalesced = 0
 
     /// Counts as given (zero by default).
-    public init(inline: Int = 0, handedOff: Int = 0, onThread: Int = 0) {
+    public init(inline: Int = 0, handedOff: Int = 0, onThread: Int = 0, coalesced: Int = 0) {
         self.inline = inline
         self.handedOff = handedOff
         self.onThread = onThread
+        self.coalesced = coalesced
     }
 }

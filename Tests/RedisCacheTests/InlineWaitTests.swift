@@ -80,6 +80,34 @@ import Testing
         #expect(statistics.inline > 0 && statistics.onThread > 0, "\(statistics)")
     }
 
+    @Test func pipelinesQueuedBehindABusyConnectionShareOneRoundTrip() async throws {
+        let client = try RedisClient(url: try stackURL())
+        let key = uniquePrefix()
+        _ = try await client.command(["PING"])
+        let blocking = Task { try await client.command(["BLPOP", key, "0.5"]) }
+        try await Task.sleep(for: .milliseconds(100))
+        let before = client.statistics
+        let replies = try await withThrowingTaskGroup(of: (Int, [RedisReply]).self) { group in
+            for index in 0..<20 {
+                group.addTask { (index, try await client.pipeline([["ECHO", "q\(index)"], ["INCR", key + ":n"]])) }
+            }
+            var replies: [Int: [RedisReply]] = [:]
+            for try await (index, reply) in group { replies[index] = reply }
+            return replies
+        }
+        #expect(try await blocking.value == .null)
+        for index in 0..<20 {
+            #expect(replies[index]?.first == .string(Array("q\(index)".utf8)), "call \(index) got \(String(describing: replies[index]))")
+        }
+        // Every INCR ran exactly once, each caller seeing its own count.
+        let counts = Set(replies.values.compactMap { $0.last?.integer })
+        #expect(counts == Set(1...20))
+        let after = client.statistics
+        #expect(after.onThread - before.onThread == 20)
+        #expect(after.coalesced - before.coalesced >= 15, "calls queued during the BLPOP went out together: \(after)")
+        _ = try await client.command(["DEL", key + ":n"])
+    }
+
     @Test func connectionLostDuringAnInlineCallReconnectsOnTheNext() async throws {
         let url = try stackURL()
         let client = try RedisClient(url: url, inlineWait: 0.05)
