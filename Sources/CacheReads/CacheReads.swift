@@ -66,10 +66,13 @@ public final class CacheReads: Sendable, Service {
             readers.append(ReaderEndpoint(url: try DatabaseURL(text), settings: configuration, logger: logger))
         }
         self.readers = readers
+        let inlineWait = Double(configuration.redisInlineWait.components.seconds) + Double(configuration.redisInlineWait.components.attoseconds) * 1e-18
+        guard inlineWait >= 0, inlineWait < 1 else {
+            throw CacheReadsError(code: .configuration, context: "redisInlineWait", message: "is \(configuration.redisInlineWait); it must be from 0 to under a second")
+        }
         do {
             let redisURL = try RedisURL(redisText)
             let options = RedisConnectionOptions(connectTimeout: configuration.redisTimeout, commandTimeout: configuration.redisTimeout)
-            let inlineWait = Double(configuration.redisInlineWait.components.seconds) + Double(configuration.redisInlineWait.components.attoseconds) * 1e-18
             redis = try (0..<max(1, configuration.redisConnections)).map { _ throws(RedisError) in
                 try RedisClient(url: redisURL, options: options, inlineWait: inlineWait, logger: logger)
             }
@@ -124,6 +127,7 @@ public final class CacheReads: Sendable, Service {
             statistics.redis.inline += served.inline
             statistics.redis.handedOff += served.handedOff
             statistics.redis.onThread += served.onThread
+            statistics.redis.coalesced += served.coalesced
         }
         return statistics
     }

@@ -4,9 +4,11 @@ import Synchronization
 
 /// The connection of a ``RedisClient``, used by whoever holds the client (see ``ClientCore``).
 ///
-/// `@unchecked Sendable`: `connection` is only read or written by the current holder, and
-/// holdership passes from one thread to another under ``ClientCore``'s mutex, which orders
-/// the accesses.
+/// `@unchecked Sendable`: `connection` is written only by the current holder (a caller or the
+/// client's thread), and read by the holder or under ``ClientCore``'s mutex while nobody holds
+/// it (``ClientCore/claim()``, ``ClientCore/isIdle``); holdership passes from one thread to
+/// another under that mutex, which orders the accesses. The thread's last write, when the
+/// client is gone, happens after every holder has let go.
 final class ConnectionSlot: @unchecked Sendable {
     var connection: RedisConnection?
 }

@@ -16,6 +16,11 @@ struct Deadline: Comparable {
         return timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
     }
 
+    /// True once the moment has come.
+    var hasPassed: Bool {
+        Deadline.now() >= nanoseconds
+    }
+
     static func < (lhs: Deadline, rhs: Deadline) -> Bool {
         lhs.nanoseconds < rhs.nanoseconds
     }

@@ -4,7 +4,8 @@ extension RedisClient {
     public func evaluate(_ calls: [RedisScriptCall], inline: Bool = true) async throws(RedisError) -> [RedisReply] {
         let replies = try await pipeline(try RedisBatch(calls.map(\.command)), inline: inline)
         guard replies.contains(where: RedisConnection.isNoScript) else { return replies }
-        return try await withConnection { connection throws(RedisError) in
+        // No cancellation check now: the calls without NOSCRIPT have run, the others must follow.
+        return try await runOnThread { connection throws(RedisError) in
             try connection.reloadingMissingScripts(calls, replies: replies)
         }
     }

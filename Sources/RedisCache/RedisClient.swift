@@ -106,6 +106,12 @@ public final class RedisClient: Sendable {
     /// blocking extensions of ``RedisConnection`` such as script loading.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> T) async throws(RedisError) -> T {
         guard !Task.isCancelled else { throw cancelledError }
+        return try await runOnThread(body)
+    }
+
+    /// ``withConnection(_:)`` without the cancellation check, for the second step of a call
+    /// whose first step already sent commands.
+    func runOnThread<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> T) async throws(RedisError) -> T {
         counters.withLock { $0.onThread += 1 }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, RedisError>, Never>) in
             core.submit { slot in
@@ -118,8 +124,8 @@ public final class RedisClient: Sendable {
 
     /// Queues `batch` for the client's thread. Pipelines queued behind one another go out in
     /// one round trip (up to ``coalescedCommands`` commands), so callers that arrive while the
-    /// connection is busy wait for one round trip, not one each; each gets its own replies, and
-    /// a transport failure fails them all alike.
+    /// connection is busy wait for one round trip, not one each; each gets its own replies (or,
+    /// when the round trip fails before they are all in, the failure with its own count).
     private func onThread(_ batch: RedisBatch) async throws(RedisError) -> [RedisReply] {
         guard !Task.isCancelled else { throw cancelledError }
         counters.withLock { $0.onThread += 1 }
@@ -140,13 +146,31 @@ public final class RedisClient: Sendable {
         if exchanges.count > 1 {
             counters.withLock { $0.coalesced += exchanges.count - 1 }
         }
-        let result = Result { () throws(RedisError) in try run({ connection throws(RedisError) in try connection.pipeline(combined) }, slot) }
-        return {
-            var offset = 0
-            for exchange in exchanges {
-                let count = exchange.batch.count
-                exchange.deliver(result.map { Array($0[offset..<offset + count]) })
-                offset += count
+        let connection: RedisConnection
+        do {
+            connection = try connected(slot)
+        } catch {
+            return { exchanges.forEach { $0.deliver(.failure(error)) } }
+        }
+        let (replies, failure) = connection.pipelineKeepingReplies(combined)
+        if let failure { dropIfBroken(connection, slot, failure) }
+        // Each caller gets its own replies, or the failure with its own count when they are not all in.
+        var results: [Result<[RedisReply], RedisError>] = []
+        var offset = 0
+        for exchange in exchanges {
+            let count = exchange.batch.count
+            let received = min(max(replies.count - offset, 0), count)
+            if received == count {
+                results.append(.success(Array(replies[offset..<offset + count])))
+            } else {
+                let error = failure ?? RedisError(code: .unexpectedReply, message: "missing replies")
+                results.append(.failure(connection.progressError(error, received: received, of: count)))
+            }
+            offset += count
+        }
+        return { [results] in
+            for (exchange, result) in zip(exchanges, results) {
+                exchange.deliver(result)
             }
         }
     }
@@ -209,8 +233,18 @@ public final class RedisClient: Sendable {
         }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>) in
             core.handOff { slot in
+                // Straight to the open exchange: it was sent, so its outcome is reported even
+                // if the client was closed meanwhile (the close job queued behind drops it).
                 let result = Result { () throws(RedisError) in
-                    try self.run({ connection throws(RedisError) in try connection.finishExchange() }, slot)
+                    guard let connection = slot.connection else {
+                        throw RedisError(code: .connectionLost, message: "\(self.url): the connection of a handed-off exchange is gone")
+                    }
+                    do throws(RedisError) {
+                        return try connection.finishExchange()
+                    } catch {
+                        self.dropIfBroken(connection, slot, error)
+                        throw error
+                    }
                 }
                 return { continuation.resume(returning: result) }
             }

@@ -99,6 +99,21 @@ public final class RedisConnection {
         return try exchange(batch.bytes, count: batch.count)
     }
 
+    /// Like ``pipeline(_:)-(RedisBatch)``, but a failure comes back with the replies that
+    /// arrived before it, so a batch that combines several callers' pipelines can still answer
+    /// those whose replies are all in. The failure carries no reply count (see
+    /// ``progressError(_:received:of:)``).
+    func pipelineKeepingReplies(_ batch: RedisBatch) -> (replies: [RedisReply], failure: RedisError?) {
+        var replies: [RedisReply] = []
+        do {
+            try checkUsable()
+            try transfer(batch.bytes, count: batch.count, into: &replies)
+            return (replies, nil)
+        } catch {
+            return (replies, error)
+        }
+    }
+
     /// Sends a batch formatted beforehand and waits at most `patience` seconds for its replies:
     /// the replies, or nil when they have not all come. The exchange then stays open, and only
     /// ``finishExchange()`` may use the connection next (``RedisClient`` hands it to its own
@@ -153,7 +168,8 @@ public final class RedisConnection {
         }
     }
 
-    private func progressError(_ error: RedisError, received: Int, of count: Int) -> RedisError {
+    /// `error` naming the server and how far a batch of `count` commands got.
+    func progressError(_ error: RedisError, received: Int, of count: Int) -> RedisError {
         RedisError(
             code: error.code,
             message: "\(url): \(error.message) (\(received) of \(count) replies received; the others may or may not have run)")
@@ -173,6 +189,9 @@ public final class RedisConnection {
         replies.reserveCapacity(count)
         do throws(RedisError) {
             while replies.count < count {
+                // Checked on every pass: replies that keep trickling in must not hold the
+                // caller's thread past its patience either.
+                if let patience, patience.hasPassed { return false }
                 if channel.hasPendingOutput {
                     _ = try channel.flushSome()
                 }

@@ -111,7 +111,7 @@ import Testing
 
     @Test func aHitAloneWaitsInlineAndHitsBesideAnotherReadUseTheRedisThread() async throws {
         var configuration = try ReadsHarness.configuration()
-        configuration.redisInlineWait = .milliseconds(50)  // generous: a busy CI machine still answers within it
+        configuration.redisInlineWait = .milliseconds(500)  // generous: a busy CI machine still answers within it
         configuration.redisConnections = 1
         configuration.writerSnapshotWait = .seconds(5)
         try await ReadsHarness.with(configuration) { harness in
@@ -138,8 +138,12 @@ import Testing
                 }
             }
             for await _ in held { break }
+            let started = reads.statistics.redis
             let strong = Task { try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .strong) }
-            try await Task.sleep(for: .milliseconds(200))
+            // Its cache read done, the strong read waits on the writer until the transaction ends.
+            while reads.statistics.redis.inline + reads.statistics.redis.onThread == started.inline + started.onThread {
+                try await Task.sleep(for: .milliseconds(1))
+            }
             let beside = reads.statistics
             for _ in 0..<5 {
                 #expect(try await reads.row(entity: "order", key: KeyPart(order.id)).value == order.json)

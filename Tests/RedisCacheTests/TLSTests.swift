@@ -119,10 +119,11 @@ import Testing
         for index in 0..<10 {
             #expect(try await client.command(["ECHO", "tls-\(index)"]) == .string(Array("tls-\(index)".utf8)))
         }
-        #expect(client.statistics.inline == 10)
+        let before = client.statistics
+        #expect(before.inline > 0 && before.inline + before.handedOff == 10, "\(before)")
         // Longer than the inline wait: the rest of the TLS read moves to the client's thread.
         #expect(try await client.pipeline([["BLPOP", key, "0.1"], ["ECHO", "after"]]) == [.null, .string(Array("after".utf8))])
-        #expect(client.statistics.handedOff == 1)
+        #expect(client.statistics.handedOff == before.handedOff + 1)
     }
 
     @Test func realOutOfMemoryIsClassified() throws {
