@@ -82,6 +82,11 @@ final class ClientCore: Sendable {
         }
     }
 
+    /// Jobs waiting for the thread.
+    var queued: Int {
+        state.withLock { $0.jobs.count }
+    }
+
     /// True when ``claim()`` would succeed now.
     var isIdle: Bool {
         state.withLock { state in

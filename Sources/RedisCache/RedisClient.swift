@@ -180,6 +180,11 @@ public final class RedisClient: Sendable {
         counters.withLock { $0 }
     }
 
+    /// Calls waiting for the client's thread (a queue depth for metrics and tests).
+    public var queuedCalls: Int {
+        core.queued
+    }
+
     /// True when no call is running or queued and the connection is open, so a call now may
     /// wait inline (a hint: another caller may take it first).
     public var isIdle: Bool {
