@@ -1,11 +1,12 @@
 /// One blocking connection to a Redis server. It does its own socket I/O (non-blocking TCP with
-/// `poll`, TLS through OpenSSL for `rediss://`) and uses hiredis only to format commands and
+/// `ppoll`, TLS through OpenSSL for `rediss://`) and uses hiredis only to format commands and
 /// parse replies. Nothing outside this module sees a C handle.
 ///
 /// Calls block the calling thread: async callers use ``RedisClient``, which runs them on a
-/// dedicated thread (or, with ``RedisClient/inlineWait``, waits briefly on the caller's). After a transport failure (lost
-/// connection, timeout, garbled reply) the connection is ``isBroken`` and every call throws:
-/// replies could be out of step with commands, so a new connection is needed.
+/// dedicated thread (or, with ``RedisClient/inlineWait``, waits briefly on the caller's).
+/// After a transport failure (lost connection, timeout, garbled reply) the connection is
+/// ``isBroken`` and every call throws: replies could be out of step with commands, so a new
+/// connection is needed.
 public final class RedisConnection {
     /// The server, for messages (password redacted in its description).
     public let url: RedisURL
