@@ -13,6 +13,8 @@
 set -euo pipefail
 
 die() { printf 'redis-tls: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=deploy/local/lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 
 cmd="${1:-}"
 dir="${2:-}"
@@ -20,17 +22,6 @@ dir="${2:-}"
 [[ -d "$dir" ]] || die "$dir is not a directory"
 dir="$(cd "$dir" && pwd -P)"
 exec 2> >(tee -a "$dir/script.log" >&2)
-
-port_in_use() { [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }
-
-# Alive = exists and is not a zombie (PID 1 may be slow to reap a daemon that exited).
-pid_alive() {
-    [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat%% *}" != Z ]]
-}
 
 start() {
     command -v redis-server >/dev/null || die "redis-server is missing (deploy/local/stack.sh up installs it)"

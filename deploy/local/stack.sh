@@ -28,6 +28,8 @@ PUB_SLOT=reader_replica
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd -P)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 SCHEMA_SQL="$REPO_ROOT/deploy/sql/demo-schema.sql"
 
 PG_PORT="${STACK_PG_PORT:-25432}"
@@ -124,14 +126,6 @@ REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 # ---------------------------------------------------------------------------
 # Process state helpers
 # ---------------------------------------------------------------------------
-# Alive = exists and is not a zombie (our PID 1 may be slow to reap orphans).
-pid_alive() {
-    [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat%% *}" != Z ]]
-}
 
 # pid of the postmaster of a data dir if it is running, else empty.
 pg_pid() {
@@ -154,14 +148,6 @@ redis_pid() {
 }
 redis_running_port() { awk '$1=="port"{print $2}' "$REDIS_CONF" 2>/dev/null || true; }
 
-port_in_use() {
-    local port="$1"
-    if command -v ss >/dev/null 2>&1; then
-        [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-    fi
-}
 
 # Fail if a port is taken by something that is not our component.
 check_port() {
