@@ -66,7 +66,7 @@ public final class CacheReads: Sendable, Service {
             readers.append(ReaderEndpoint(url: try DatabaseURL(text), settings: configuration, logger: logger))
         }
         self.readers = readers
-        let inlineWait = Double(configuration.redisInlineWait.components.seconds) + Double(configuration.redisInlineWait.components.attoseconds) * 1e-18
+        let inlineWait = configuration.redisInlineWait / .seconds(1)
         guard inlineWait >= 0, inlineWait < 1 else {
             throw CacheReadsError(code: .configuration, context: "redisInlineWait", message: "is \(configuration.redisInlineWait); it must be from 0 to under a second")
         }
@@ -123,11 +123,7 @@ public final class CacheReads: Sendable, Service {
     public var statistics: CacheReadsStatistics {
         var statistics = counters.withLock { $0 }
         for client in redis {
-            let served = client.statistics
-            statistics.redis.inline += served.inline
-            statistics.redis.handedOff += served.handedOff
-            statistics.redis.onThread += served.onThread
-            statistics.redis.coalesced += served.coalesced
+            statistics.redis.add(client.statistics)
         }
         return statistics
     }

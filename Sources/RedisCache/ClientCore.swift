@@ -76,7 +76,7 @@ final class ClientCore: Sendable {
     /// nil otherwise. The caller then calls ``release()`` or ``handOff(_:)``.
     func claim() -> RedisConnection? {
         state.withLock { state in
-            guard state.holder == .nobody, state.jobs.isEmpty, !state.closed, let connection = slot.connection, !connection.isBroken else { return nil }
+            guard let connection = claimable(state) else { return nil }
             state.holder = .caller
             return connection
         }
@@ -89,9 +89,13 @@ final class ClientCore: Sendable {
 
     /// True when ``claim()`` would succeed now.
     var isIdle: Bool {
-        state.withLock { state in
-            state.holder == .nobody && state.jobs.isEmpty && !state.closed && slot.connection.map { !$0.isBroken } == true
-        }
+        state.withLock { claimable($0) != nil }
+    }
+
+    /// Under the lock: the connection when nobody holds it, nothing is queued and it is open.
+    private func claimable(_ state: State) -> RedisConnection? {
+        guard state.holder == .nobody, state.jobs.isEmpty, !state.closed, let connection = slot.connection, !connection.isBroken else { return nil }
+        return connection
     }
 
     /// For the claiming caller: gives the connection up (to the thread when jobs are waiting).

@@ -25,6 +25,24 @@ public struct RedisBatch: Sendable {
         }
     }
 
+    /// A batch of text commands for `server`'s connection; a failure names the server.
+    init(_ commands: [[String]], for server: RedisURL) throws(RedisError) {
+        self = try RedisBatch.naming(server) { () throws(RedisError) in try RedisBatch(commands) }
+    }
+
+    /// A batch of raw-byte commands for `server`'s connection; a failure names the server.
+    init(_ commands: [[[UInt8]]], for server: RedisURL) throws(RedisError) {
+        self = try RedisBatch.naming(server) { () throws(RedisError) in try RedisBatch(commands) }
+    }
+
+    private static func naming(_ server: RedisURL, _ make: () throws(RedisError) -> RedisBatch) throws(RedisError) -> RedisBatch {
+        do {
+            return try make()
+        } catch {
+            throw error.about(server)
+        }
+    }
+
     /// Adds a text command; throws ``RedisError/Code-swift.enum/invalidCommand`` when it is empty.
     public mutating func append(_ command: [String]) throws(RedisError) {
         try encoder.append(command, to: &bytes)

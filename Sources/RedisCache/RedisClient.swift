@@ -53,7 +53,7 @@ public final class RedisClient: Sendable {
                 throw RedisError(code: .invalidCommand, message: "inlineWait (\(inlineWait)) must be at least 0 and under a second")
             }
         } catch {
-            throw RedisError(code: error.code, message: "\(url): \(error.message)")
+            throw error.about(url)
         }
         self.url = url
         self.options = options
@@ -69,22 +69,22 @@ public final class RedisClient: Sendable {
 
     /// Runs one command and returns its reply (error replies are returned, not thrown).
     public func command(_ arguments: [String]) async throws(RedisError) -> RedisReply {
-        try await pipeline(try RedisBatch([arguments]))[0]
+        try await pipeline(try RedisBatch([arguments], for: url))[0]
     }
 
     /// Runs one command whose arguments are raw bytes.
     public func command(_ arguments: [[UInt8]]) async throws(RedisError) -> RedisReply {
-        try await pipeline(try RedisBatch([arguments]))[0]
+        try await pipeline(try RedisBatch([arguments], for: url))[0]
     }
 
     /// Sends the commands as one pipeline (one round trip) and returns their replies in order.
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
-        try await pipeline(try RedisBatch(commands))
+        try await pipeline(try RedisBatch(commands, for: url))
     }
 
     /// Sends commands with raw byte arguments as one pipeline.
     public func pipeline(_ commands: [[[UInt8]]]) async throws(RedisError) -> [RedisReply] {
-        try await pipeline(try RedisBatch(commands))
+        try await pipeline(try RedisBatch(commands, for: url))
     }
 
     /// Sends a batch formatted beforehand (one round trip). With `inline` false, the call

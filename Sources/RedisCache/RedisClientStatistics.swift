@@ -9,6 +9,14 @@ public struct RedisClientStatistics: Sendable, Hashable {
     /// Of those, calls sent in the round trip of a call queued before them.
     public var coalesced = 0
 
+    /// Adds `other`'s counts to these (say, to sum the clients of a set).
+    public mutating func add(_ other: RedisClientStatistics) {
+        inline += other.inline
+        handedOff += other.handedOff
+        onThread += other.onThread
+        coalesced += other.coalesced
+    }
+
     /// Counts as given (zero by default).
     public init(inline: Int = 0, handedOff: Int = 0, onThread: Int = 0, coalesced: Int = 0) {
         self.inline = inline

@@ -17,8 +17,6 @@ public final class RedisConnection {
 
     private let channel: ByteChannel
     private let parser: ReplyParser
-    private var encoder = CommandEncoder()
-    private var request: [UInt8] = []
     private var failure: String?
     /// The batch whose replies ``pipeline(_:patience:)`` stopped waiting for.
     private var open: OpenExchange?
@@ -34,7 +32,7 @@ public final class RedisConnection {
         do {
             try options.validate()
         } catch {
-            throw RedisError(code: error.code, message: "\(url): \(error.message)")
+            throw error.about(url)
         }
         self.url = url
         self.options = options
@@ -45,7 +43,7 @@ public final class RedisConnection {
             channel = try ByteChannel.open(host: url.host, port: url.port, tls: context, timeout: options.connectTimeout)
             parser = try ReplyParser()
         } catch {
-            throw RedisError(code: error.code, message: "\(url): \(error.message)")
+            throw error.about(url)
         }
         try handshake()
     }
@@ -68,30 +66,12 @@ public final class RedisConnection {
     /// Formats every command into one buffer, sends it and reads every reply: one round trip for
     /// the whole batch. An error reply to one command is returned in its place and hides nothing else.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
-        try checkUsable()
-        request.removeAll(keepingCapacity: true)
-        do {
-            for command in commands {
-                try encoder.append(command, to: &request)
-            }
-        } catch {
-            throw RedisError(code: error.code, message: "\(url): \(error.message)")
-        }
-        return try exchange(request, count: commands.count)
+        try pipeline(try RedisBatch(commands, for: url))
     }
 
     /// Like ``pipeline(_:)-([[String]])``, for commands whose arguments are raw bytes.
     public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
-        try checkUsable()
-        request.removeAll(keepingCapacity: true)
-        do {
-            for command in commands {
-                try encoder.append(command, to: &request)
-            }
-        } catch {
-            throw RedisError(code: error.code, message: "\(url): \(error.message)")
-        }
-        return try exchange(request, count: commands.count)
+        try pipeline(try RedisBatch(commands, for: url))
     }
 
     /// Sends a batch formatted beforehand and reads its replies (one round trip).
@@ -247,12 +227,9 @@ public final class RedisConnection {
         commands.append(["PING"])
         names.append("PING")
         var replies: [RedisReply] = []
-        request.removeAll(keepingCapacity: true)
         do throws(RedisError) {
-            for command in commands {
-                try encoder.append(command, to: &request)
-            }
-            try transfer(request, count: commands.count, into: &replies)
+            let batch = try RedisBatch(commands)
+            try transfer(batch.bytes, count: batch.count, into: &replies)
         } catch {
             throw setupError(error, commands: names)
         }

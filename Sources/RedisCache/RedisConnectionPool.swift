@@ -46,7 +46,7 @@ public final class RedisConnectionPool: Sendable {
             try options.validate()
             try reconnect.validate()
         } catch {
-            throw RedisError(code: error.code, message: "\(url): \(error.message)")
+            throw error.about(url)
         }
         self.url = url
         self.size = size

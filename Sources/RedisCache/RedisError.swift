@@ -82,6 +82,12 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The same error with the server in front of its message, for failures found before
+    /// any I/O (options, command formatting) whose message does not name it yet.
+    func about(_ server: RedisURL) -> RedisError {
+        RedisError(code: code, message: "\(server): \(message)")
+    }
+
     /// `redis <code>: <message>`, for logs and command-line output.
     public var description: String { "redis \(code.rawValue): \(message)" }
 }
