@@ -230,6 +230,8 @@ wal_level = logical
 max_replication_slots = 64
 max_wal_senders = 64
 wal_keep_size = '512MB'
+# A stalled slot may keep at most this much WAL (what 'cache-warmer check' requires; see docs/operations.md).
+max_slot_wal_keep_size = '8GB'
 shared_preload_libraries = 'pg_stat_statements'
 password_encryption = 'scram-sha-256'
 # fsync=off: this is a throwaway dev/test stack and speed matters more than
@@ -428,7 +430,12 @@ cmd_up() {
     delay="$(normalize_delay "$REPLICA_DELAY")"
 
     if [[ -n "$ppid" && -n "$rpid" && -n "$dpid" ]]; then
-        # Everything up. Only a changed replica delay is applied (reload).
+        # Everything up. Only reloadable changes are applied (replica delay, slot WAL limit).
+        if ! cmp -s <({ common_conf; echo "port = $PG_PORT"; }) "$PRIMARY_DATA/stack.conf"; then
+            write_primary_conf
+            as_user "$PG_BIN/pg_ctl" reload -D "$PRIMARY_DATA" -s >/dev/null
+            log "primary settings changed, reloaded"
+        fi
         if ! cmp -s <(replica_conf) "$REPLICA_DATA/stack.conf"; then
             write_replica_conf
             as_user "$PG_BIN/pg_ctl" reload -D "$REPLICA_DATA" -s >/dev/null
