@@ -45,3 +45,14 @@ public struct ReplicationError: Error, Hashable, Sendable, CustomStringConvertib
 
     public var description: String { "replication \(code.rawValue): \(message)" }
 }
+
+extension ReplicationError {
+    /// The one-line error for a slot whose WAL is gone (`wal_status = lost`, e.g. past
+    /// `max_slot_wal_keep_size`), with the recovery steps: changes were lost, so the slot must be
+    /// recreated and the cache must begin a new epoch.
+    public static func slotLost(target: ConnectionString, slot: String, restartLSN: LSN?) -> ReplicationError {
+        ReplicationError(
+            code: .slotInvalidated,
+            message: "\(target): replication slot \(slot) was invalidated (wal_status = lost, restart_lsn \(restartLSN.map { "\($0)" } ?? "none")): the WAL it needed is gone and changes were lost; recover with `cache-warmer setup --recreate-slot` (drops and recreates the slot and begins a new cache epoch), then start the worker; raise max_slot_wal_keep_size to keep it from happening again")
+    }
+}

@@ -24,10 +24,21 @@ public struct ReplicationOptions: Hashable, Sendable {
     public var acknowledge: Bool = true
     /// Seconds between standby status updates, independent of message flow (default 10).
     public var statusInterval: Double = 10
-    /// Reconnect policy after a lost connection or while another consumer holds the slot.
+    /// Reconnect policy after a lost connection.
     public var backoff = Backoff()
+    /// Seconds between checks of a slot another consumer holds (default 0.5): a standby polls at
+    /// this steady interval, not a growing backoff, so it takes over soon after the holder dies.
+    public var standbyPollInterval: Double = 0.5
     /// Events buffered ahead of the consumer before the socket is no longer read (back-pressure).
     public var queueCapacity: Int = 8192
+    /// Bytes of WAL messages buffered ahead of the consumer before the socket is no longer read
+    /// (default 64 MiB): with large rows the event count alone does not bound memory. One
+    /// message larger than this is still delivered, alone.
+    public var queueBytes: Int = 64 << 20
+    /// Seconds between status updates while the consumer is behind and the socket is not read
+    /// (default 1): the walsender counts any reply as a sign of life, so it never ends the
+    /// connection for `wal_sender_timeout` however long Redis stalls.
+    public var blockedStatusInterval: Double = 1
     /// libpq `connect_timeout` in seconds.
     public var connectTimeout: Int = 10
     /// Session settings for the walsender, which formats pgoutput's text values with them.
@@ -64,8 +75,8 @@ public struct ReplicationOptions: Hashable, Sendable {
         guard !publications.isEmpty, !slot.isEmpty else {
             throw ReplicationError(code: .invalidConfiguration, message: "a slot and at least one publication are needed")
         }
-        guard statusInterval > 0, queueCapacity > 0 else {
-            throw ReplicationError(code: .invalidConfiguration, message: "statusInterval and queueCapacity must be positive")
+        guard statusInterval > 0, queueCapacity > 0, standbyPollInterval > 0 else {
+            throw ReplicationError(code: .invalidConfiguration, message: "statusInterval, queueCapacity and standbyPollInterval must be positive")
         }
     }
 }

@@ -27,24 +27,35 @@ struct ReplicationSession: Sendable {
         var tracker = FeedbackTracker()
         var attempt = 0
         var streamedBefore = false
+        var standingBy = false
         var generator = SystemRandomNumberGenerator()
         while !stream.stopRequested {
             do {
                 let outcome = try session(tracker: &tracker, isRestart: streamedBefore) {
                     streamedBefore = true
+                    standingBy = false
                     attempt = 0
                 }
                 logger.info("replication stream ended", metadata: ["slot": "\(options.slot)", "reason": "\(outcome)", "flushed": "\(stream.reportedFlush)"])
                 queue.finish()
                 return
             } catch let error as ReplicationError where isRetryable(error, streamedBefore: streamedBefore) {
+                if error.code == .slotInUse {
+                    // A held slot is not a failure: poll it at a steady interval (no growing
+                    // backoff), so this standby takes over soon after the holder dies or stops.
+                    // Logged once per stand-by, not on every poll.
+                    if !standingBy {
+                        logger.notice("slot is held by another consumer: standing by", metadata: ["slot": "\(options.slot)", "detail": "\(error.message)", "poll_s": "\(rounded(options.standbyPollInterval))"])
+                    }
+                    standingBy = true
+                    attempt = 0
+                    sleep(seconds: options.standbyPollInterval)
+                    continue
+                }
+                standingBy = false
                 let delay = options.backoff.delay(attempt: attempt, using: &generator)
                 attempt += 1
-                if error.code == .slotInUse {
-                    logger.notice("slot is held by another consumer: standing by", metadata: ["slot": "\(options.slot)", "detail": "\(error.message)", "retry_in_s": "\(rounded(delay))"])
-                } else {
-                    logger.warning("replication connection lost: reconnecting", metadata: ["slot": "\(options.slot)", "error": "\(error.message)", "resume_from": "\(tracker.flush)", "retry_in_s": "\(rounded(delay))"])
-                }
+                logger.warning("replication connection lost: reconnecting", metadata: ["slot": "\(options.slot)", "error": "\(error.message)", "resume_from": "\(tracker.flush)", "retry_in_s": "\(rounded(delay))"])
                 sleep(seconds: delay)
             } catch {
                 logger.error("replication stream failed", metadata: ["slot": "\(options.slot)", "error": "\(error)"])
@@ -84,7 +95,7 @@ struct ReplicationSession: Sendable {
             throw ReplicationError(code: .connection, message: "\(error.message) (slot \(slot))", postgres: error)
         }
         if state.isLost {
-            throw ReplicationError(code: .slotInvalidated, message: "\(target): replication slot \(slot) was invalidated (wal_status = lost, restart_lsn \(state.restartLSN.map { "\($0)" } ?? "none")): its WAL is gone; drop and recreate it, then resync the cache")
+            throw ReplicationError.slotLost(target: target, slot: slot, restartLSN: state.restartLSN)
         }
         if state.isUnreserved {
             logger.warning("slot is about to lose WAL it needs (wal_status = unreserved)", metadata: ["slot": "\(slot)", "restart_lsn": "\(state.restartLSN.map { "\($0)" } ?? "none")"])
@@ -147,9 +158,17 @@ struct StreamLoop {
     let connection: PostgresConnection
     var tracker: FeedbackTracker
     var batch: [ReplicationEvent] = []
+    /// WAL message bytes of the events in ``batch``.
+    var batchBytes = 0
     /// When the batch's first event arrived (monotonic nanoseconds).
     var batchStarted: UInt64 = 0
     var nextStatus: UInt64 = 0
+    /// When the last status update went out (monotonic nanoseconds).
+    var lastStatusSent: UInt64 = 0
+
+    /// A batch is handed over once its messages reach this many bytes, so that large rows
+    /// do not pile up in it before the queue's byte bound applies.
+    static let maxBatchBytes = 1 << 20
 
     /// The longest an event waits in a batch for more to arrive, in seconds.
     static let maxBatchDelay = 0.001
@@ -198,7 +217,8 @@ struct StreamLoop {
                     tracker.delivered(message, walEnd: data.walEnd)
                     if batch.isEmpty { batchStarted = Self.now }
                     batch.append(.message(message, walStart: data.walStart, walEnd: data.walEnd))
-                    if batch.count >= ReplicationSession.batchSize {
+                    batchBytes += data.payload.readableBytes
+                    if batch.count >= ReplicationSession.batchSize || batchBytes >= Self.maxBatchBytes {
                         guard flushBatch() else { return try finish(.stopped) }
                     }
                     if let end = options.endLSN, case .commit(let commit) = message, commit.endLSN >= end {
@@ -227,16 +247,23 @@ struct StreamLoop {
     /// behind; false when a stop was requested meanwhile.
     private mutating func flushBatch() -> Bool {
         guard !batch.isEmpty else { return true }
-        defer { batch.removeAll(keepingCapacity: true) }
-        return push(batch)
+        defer {
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        return push(batch, bytes: batchBytes)
     }
 
-    /// Pushes events, waiting for space; false when a stop was requested meanwhile.
-    mutating func push(_ events: [ReplicationEvent]) -> Bool {
-        while !session.queue.tryPush(events) {
+    /// Pushes events, waiting for space; false when a stop was requested meanwhile. While it
+    /// waits the socket is not read, so keepalive requests go unseen: a status update every
+    /// ``ReplicationOptions/blockedStatusInterval`` keeps the walsender from timing out.
+    mutating func push(_ events: [ReplicationEvent], bytes: Int = 0) -> Bool {
+        while !session.queue.tryPush(events, bytes: bytes) {
             if stream.stopRequested { return false }
-            try? sendStatusIfDue()
-            session.queue.waitForSpace(timeout: 0.25)
+            if Self.now >= nextStatus || Self.now - lastStatusSent >= UInt64(options.blockedStatusInterval * 1e9) {
+                try? sendStatus(replyRequested: false)
+            }
+            session.queue.waitForSpace(timeout: min(0.25, options.blockedStatusInterval))
         }
         return true
     }
@@ -263,7 +290,8 @@ struct StreamLoop {
             $0.reportedFlush = max($0.reportedFlush, flush)
             $0.serverWALEnd = max($0.serverWALEnd, received)
         }
-        nextStatus = Self.now + UInt64(options.statusInterval * 1e9)
+        lastStatusSent = Self.now
+        nextStatus = lastStatusSent + UInt64(options.statusInterval * 1e9)
     }
 
     /// Ends the session: at the end of a replay, first waits until the consumer confirmed what it

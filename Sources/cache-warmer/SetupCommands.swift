@@ -1,6 +1,8 @@
 import ArgumentParser
 import CacheWarmer
 import Foundation
+import PGOutput
+import PostgresReplication
 
 /// `cache-warmer setup`: publication and slot on the writer.
 struct SetupCommand: AsyncParsableCommand {
@@ -11,10 +13,44 @@ struct SetupCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @Flag(help: "Drop and recreate the slot (e.g. after it was lost) and begin a new cache epoch: entries written before are no longer served. Stop the worker first.")
+    var recreateSlot = false
+
+    @Flag(help: "Print the SQL for least-privilege worker and reader roles (and the publication) instead of setting up.")
+    var printGrants = false
+
+    @Flag(help: "With --print-grants: Amazon RDS/Aurora (GRANT rds_replication instead of the REPLICATION attribute).")
+    var rds = false
+
+    @Option(help: "With --print-grants: the worker's role name.")
+    var workerRole = "cw_worker"
+
+    @Option(help: "With --print-grants: the readers' role name.")
+    var readerRole = "cw_reader"
+
+    func validate() throws {
+        if printGrants && recreateSlot { throw ValidationError("--print-grants and --recreate-slot do not go together") }
+        if !printGrants && (rds || workerRole != "cw_worker" || readerRole != "cw_reader") {
+            throw ValidationError("--rds, --worker-role and --reader-role go with --print-grants")
+        }
+    }
+
     func run() async throws {
         _ = common.bootstrapLogging()
         do {
-            let report = try await Setup.run(try common.load())
+            let configuration = try common.load()
+            if printGrants {
+                print(Grants(workerRole: workerRole, readerRole: readerRole, rds: rds).sql(for: configuration), terminator: "")
+                return
+            }
+            if recreateSlot {
+                let done = try await Setup.recreateSlot(configuration)
+                let before = done.previousWALStatus.map { "dropped (wal_status was \($0)) and recreated" } ?? "did not exist: created"
+                print("slot \(configuration.slot) \(before) at \(done.slotConfirmed)")
+                print("began cache epoch \(done.epoch) (previous \(done.previousEpoch.map { "\($0)" } ?? "none")) with fill floor \(done.floor): entries written before are no longer served; the worker and readers fill the cache anew")
+                return
+            }
+            let report = try await Setup.run(configuration)
             print("publication \(report.publication) covers \(report.tables.joined(separator: ", "))")
             print("slot \(report.slot) \(report.slotCreated ? "created" : "exists") at \(report.slotConfirmedLSN ?? "?")")
         } catch {
@@ -91,6 +127,11 @@ struct StatusCommand: AsyncParsableCommand {
             for (label, value) in rows {
                 print("\(label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)")
             }
+        }
+        if report.walStatus == "lost" {
+            var standardError = StandardError()
+            let target = ConnectionString((try? common.load().writerURL) ?? "writer")
+            print("cache-warmer: \(ReplicationError.slotLost(target: target, slot: report.slot, restartLSN: report.restartLSN.flatMap { LSN($0) }))", to: &standardError)
         }
         if !report.slotExists || report.walStatus == "lost" { throw ExitCode(3) }
     }

@@ -22,7 +22,8 @@ public enum Setup {
     }
 
     /// Checks `wal_level`, creates or extends the publication to cover the configured tables, and
-    /// creates the slot if missing.
+    /// creates the slot if missing. A lost slot is refused with the recovery steps
+    /// (``recreateSlot(_:)``).
     public static func run(_ configuration: WorkerConfiguration) async throws -> Report {
         let writer = try writerURL(configuration)
         return try await offPool {
@@ -30,6 +31,7 @@ public enum Setup {
             try connection.requireLogicalWAL()
             let tables = configuration.tables.map(\.sql)
             try connection.ensurePublication(configuration.publication, tables: tables, create: true)
+            try refuseLostSlot(connection, slot: configuration.slot)
             let (slot, created) = try connection.createSlotIfMissing(configuration.slot)
             return Report(
                 publication: configuration.publication, tables: configuration.tables.map(\.description), slot: slot.name,
