@@ -25,6 +25,8 @@ DB_USER=cachewarmer
 DB_PASS=cachewarmer
 DB_NAME=cachewarmer
 PUB_SLOT=reader_replica
+WORKER_ROLE=cw_worker
+READER_ROLE=cw_reader
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd -P)"
@@ -122,6 +124,9 @@ fi
 WRITER_URL="postgres://$DB_USER:$DB_PASS@127.0.0.1:$PG_PORT/$DB_NAME"
 READER_URL="postgres://$DB_USER:$DB_PASS@127.0.0.1:$REPLICA_PORT/$DB_NAME"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+WORKER_URL="postgres://$WORKER_ROLE:$WORKER_ROLE@127.0.0.1:$PG_PORT/$DB_NAME"
+READER_ROLE_URL="postgres://$READER_ROLE:$READER_ROLE@127.0.0.1:$REPLICA_PORT/$DB_NAME"
+READER_ROLE_WRITER_URL="postgres://$READER_ROLE:$READER_ROLE@127.0.0.1:$PG_PORT/$DB_NAME"
 
 # ---------------------------------------------------------------------------
 # Process state helpers
@@ -353,6 +358,27 @@ EOF
     fi
 }
 
+# Least-privilege roles (what `cache-warmer setup --print-grants` prints): tests run the worker as
+# cw_worker (REPLICATION, SELECT) and the readers as cw_reader (read-only SELECT). Idempotent.
+ensure_roles() {
+    psql_admin "$PG_PORT" "$DB_NAME" <<EOF
+DO \$\$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$WORKER_ROLE') THEN
+        CREATE ROLE $WORKER_ROLE LOGIN REPLICATION NOSUPERUSER PASSWORD '$WORKER_ROLE';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$READER_ROLE') THEN
+        CREATE ROLE $READER_ROLE LOGIN NOSUPERUSER PASSWORD '$READER_ROLE';
+    END IF;
+END
+\$\$;
+ALTER ROLE $READER_ROLE SET default_transaction_read_only = on;
+GRANT USAGE ON SCHEMA public TO $WORKER_ROLE, $READER_ROLE;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO $WORKER_ROLE, $READER_ROLE;
+ALTER DEFAULT PRIVILEGES FOR ROLE $DB_USER IN SCHEMA public GRANT SELECT ON TABLES TO $WORKER_ROLE, $READER_ROLE;
+EOF
+}
+
 sysid() { as_user "$PG_BIN/pg_controldata" -D "$1" 2>/dev/null | awk -F: '/Database system identifier/{gsub(/ /,"",$2); print $2}'; }
 
 make_replica() {
@@ -430,7 +456,8 @@ cmd_up() {
     delay="$(normalize_delay "$REPLICA_DELAY")"
 
     if [[ -n "$ppid" && -n "$rpid" && -n "$dpid" ]]; then
-        # Everything up. Only reloadable changes are applied (replica delay, slot WAL limit).
+        # Everything up. Only reloadable changes are applied (replica delay, slot WAL limit); roles are ensured.
+        ensure_roles
         if ! cmp -s <({ common_conf; echo "port = $PG_PORT"; }) "$PRIMARY_DATA/stack.conf"; then
             write_primary_conf
             as_user "$PG_BIN/pg_ctl" reload -D "$PRIMARY_DATA" -s >/dev/null
@@ -465,6 +492,7 @@ cmd_up() {
     wait_until "primary to accept connections on port $PG_PORT" "$PRIMARY_LOG" \
         "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
     setup_primary_db
+    ensure_roles
 
     # --- replica ---
     if [[ -z "$rpid" ]]; then
@@ -624,6 +652,9 @@ cmd_env() {
     emit DB_WRITER_URL "$WRITER_URL"
     emit DB_READER_URL "$READER_URL"
     emit REDIS_URL "$REDIS_URL"
+    emit DB_WORKER_URL "$WORKER_URL"
+    emit DB_READER_ROLE_URL "$READER_ROLE_URL"
+    emit DB_READER_ROLE_WRITER_URL "$READER_ROLE_WRITER_URL"
     emit STACK_DIR "$STACK_DIR"
     emit STACK_PG_SOCKET_DIR "$SOCKET_DIR"
     emit STACK_PG_OS_USER "$RUN_USER"
