@@ -25,6 +25,11 @@ public struct CacheKeys: Hashable, Sendable {
         prefix + entity.description + ":" + key.escaped
     }
 
+    /// The prefix every row entry of `entity` starts with, `<ns>:<entity>:`.
+    public func rowPrefix(_ entity: EntityName) -> String {
+        prefix + entity.description + ":"
+    }
+
     /// A derived entry (cached query result), `<ns>:q:<query>:<parameters hash>`.
     public func derived(_ query: CacheName, _ parameters: CanonicalParameters) -> String {
         prefix + "q:" + query.rawValue + ":" + parameters.hash
@@ -61,6 +66,13 @@ public struct CacheKeys: Hashable, Sendable {
 
     /// `<ns>:meta:floor`: fills with an LSN below it are refused (set when an epoch begins).
     public var floor: String { prefix + "meta:floor" }
+
+    /// `<ns>:meta:resync:<entity>`: a resync's position in `entity` (a hash: `epoch`, `scope`,
+    /// `after` = the last key filled as a JSON array of key texts, `rows`, `done`), so a killed
+    /// resync continues in the same epoch and starts over in a new one.
+    public func resyncPosition(_ entity: EntityName) -> String {
+        prefix + "meta:resync:" + entity.description
+    }
 
     private func fence(_ tail: String) -> FenceKey {
         FenceKey(key: prefix + "fence:" + tail, members: prefix + "fmem:" + tail)

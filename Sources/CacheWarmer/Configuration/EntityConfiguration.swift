@@ -18,14 +18,35 @@ public struct EntityConfiguration: Hashable, Sendable {
     public var mode: Mode
     /// Entry TTL in seconds (default: the configuration's `entry_ttl_s`).
     public var ttl: Double?
+    /// Which rows `resync` and the warm-up fill (YAML `warm:`; default every row).
+    public var warm: EntityWarm
 
     /// Makes an entity.
-    public init(name: String, table: TableName, key: [String] = ["id"], mode: Mode = .writeThrough, ttl: Double? = nil) {
+    public init(name: String, table: TableName, key: [String] = ["id"], mode: Mode = .writeThrough, ttl: Double? = nil, warm: EntityWarm = EntityWarm()) {
         self.name = name
         self.table = table
         self.key = key
         self.mode = mode
         self.ttl = ttl
+        self.warm = warm
+    }
+}
+
+/// The rows of an entity worth warming: a SQL filter and/or the first `limit` rows by `orderBy`
+/// ("orders of the last 30 days", "the 100k most popular products").
+public struct EntityWarm: Hashable, Sendable {
+    /// A SQL condition on the table's columns (alias `t`), e.g. `"createdAt" > now() - interval '30 days'`.
+    public var filter: String?
+    /// A SQL ORDER BY list choosing which rows count when `limit` is set, e.g. `"popularityScore" DESC`.
+    public var orderBy: String?
+    /// At most this many rows (the first by `orderBy`).
+    public var limit: Int?
+
+    /// Warm settings (default: every row).
+    public init(filter: String? = nil, orderBy: String? = nil, limit: Int? = nil) {
+        self.filter = filter
+        self.orderBy = orderBy
+        self.limit = limit
     }
 }
 
@@ -69,14 +90,24 @@ public struct QueryConfiguration: Hashable, Sendable {
     public var dependsOn: [Dependency]
     /// How many of the most-read entries to recompute after a fence moves (0: none).
     public var rewarm: Int
+    /// YAML `warm: { sql, hot }`: SQL whose rows are parameter sets to precompute in `resync`
+    /// (columns named like the parameters), nil for none.
+    public var warmSQL: String?
+    /// How many of the readers' most-read parameter sets `resync` also precomputes (default 100).
+    public var warmHot: Int
 
     /// Makes a query.
-    public init(name: String, sql: String, parameters: [String], ttl: Double? = nil, dependsOn: [Dependency], rewarm: Int = 0) {
+    public init(
+        name: String, sql: String, parameters: [String], ttl: Double? = nil, dependsOn: [Dependency], rewarm: Int = 0,
+        warmSQL: String? = nil, warmHot: Int = 100
+    ) {
         self.name = name
         self.sql = sql
         self.parameters = parameters
         self.ttl = ttl
         self.dependsOn = dependsOn
         self.rewarm = rewarm
+        self.warmSQL = warmSQL
+        self.warmHot = warmHot
     }
 }

@@ -32,10 +32,29 @@ public struct WorkerConfiguration: Hashable, Sendable {
     public var tombstoneTTL = 3600.0
     /// Port for `/metrics`, `/healthz`, `/readyz` (default 9187; 0 disables).
     public var metricsPort = 9187
+    /// Rows whose WAL text is larger than this many bytes are never rendered or sent: their
+    /// entries become invalidation markers and readers refill them (default 16 MiB).
+    public var maxEntryBytes = 16 << 20
+    /// Rendered row bytes one open transaction may hold; a larger one is applied in parts as
+    /// invalidation markers before its commit (default 64 MiB).
+    public var maxTransactionBytes = 64 << 20
+    /// Bytes of decoded WAL the stream buffers ahead of the apply loop (default 64 MiB). With
+    /// the two limits above, the worker's memory stays within about 256 MiB whatever the rows.
+    public var maxQueueBytes = 64 << 20
+    /// Seconds between checks that the publication still covers every configured table, with
+    /// the replica identity and shape the worker needs (default 10).
+    public var publicationCheckInterval = 10.0
     /// Cached tables by entity name.
     public var entities: [EntityConfiguration] = []
     /// Cached queries by name.
     public var queries: [QueryConfiguration] = []
+    /// `resync: on_new_epoch` (default) or `off`: whether `run` warms the cache from the
+    /// database when it begins a new epoch.
+    public var resyncOnNewEpoch = true
+    /// Rows per resync chunk (one reader transaction, one Redis pipeline; default 2000).
+    public var resyncChunkRows = 2000
+    /// Entities and queries a resync works on at once (default 4).
+    public var resyncParallel = 4
 
     /// An empty configuration (defaults only).
     public init() {}
@@ -73,7 +92,7 @@ public struct WorkerConfiguration: Hashable, Sendable {
     private init(_ root: ConfigNode) {
         root.allowKeys([
             "namespace", "slot", "publication", "writer_url", "reader_url", "redis_url", "batch", "status_interval_s",
-            "entry_ttl_s", "tombstone_ttl_s", "metrics_port", "entities", "queries",
+            "entry_ttl_s", "tombstone_ttl_s", "metrics_port", "entities", "queries", "memory", "publication_check_interval_s", "resync", "resync_chunk_rows", "resync_parallel",
         ])
         namespace = root.child("namespace").string(default: namespace) ?? namespace
         slot = root.child("slot").string(default: slot) ?? slot
@@ -87,15 +106,29 @@ public struct WorkerConfiguration: Hashable, Sendable {
         batchMaxWrites = batch.child("max_writes").int(default: batchMaxWrites, range: 1...1_000_000)
         largeTransactionWrites = batch.child("large_transaction_writes").int(default: largeTransactionWrites, range: 100...10_000_000)
         statusInterval = root.child("status_interval_s").seconds(default: statusInterval, minimum: 0.01)
+        let memory = root.child("memory")
+        memory.allowKeys(["max_entry_bytes", "max_transaction_bytes", "max_queue_bytes"])
+        maxEntryBytes = memory.child("max_entry_bytes").bytes(default: maxEntryBytes, range: 1024...(256 << 20))
+        maxTransactionBytes = memory.child("max_transaction_bytes").bytes(default: maxTransactionBytes, range: (1 << 20)...(16 << 30))
+        maxQueueBytes = memory.child("max_queue_bytes").bytes(default: maxQueueBytes, range: (1 << 20)...(16 << 30))
+        publicationCheckInterval = root.child("publication_check_interval_s").seconds(default: publicationCheckInterval, minimum: 0.1)
         entryTTL = root.child("entry_ttl_s").seconds(default: entryTTL, minimum: 1)
         tombstoneTTL = root.child("tombstone_ttl_s").seconds(default: tombstoneTTL, minimum: 1)
         metricsPort = root.child("metrics_port").int(default: metricsPort, range: 0...65535)
+        let resync = root.child("resync").string(default: "on_new_epoch") ?? "on_new_epoch"
+        switch resync {
+        case "on_new_epoch": resyncOnNewEpoch = true
+        case "off": resyncOnNewEpoch = false
+        default: root.report.add("resync", "'\(resync)' is not one of on_new_epoch, off")
+        }
+        resyncChunkRows = root.child("resync_chunk_rows").int(default: resyncChunkRows, range: 1...100_000)
+        resyncParallel = root.child("resync_parallel").int(default: resyncParallel, range: 1...64)
         entities = root.child("entities").mapping().compactMap { name, node in Self.entity(name, node) }
         queries = root.child("queries").mapping().compactMap { name, node in Self.query(name, node) }
     }
 
     private static func entity(_ name: String, _ node: ConfigNode) -> EntityConfiguration? {
-        node.allowKeys(["table", "key", "mode", "ttl_s"])
+        node.allowKeys(["table", "key", "mode", "ttl_s", "warm"])
         guard let tableText = node.child("table").requiredString() else { return nil }
         guard let table = TableName(parsing: tableText) else {
             node.report.add(node.child("table").path, "'\(tableText)' is not a table name (schema.table, identifiers may be double-quoted)")
@@ -109,11 +142,16 @@ public struct WorkerConfiguration: Hashable, Sendable {
             return nil
         }
         let ttl = node.child("ttl_s").isPresent ? node.child("ttl_s").seconds(default: 3600, minimum: 1) : nil
-        return EntityConfiguration(name: name, table: table, key: key, mode: mode, ttl: ttl)
+        let warmNode = node.child("warm")
+        warmNode.allowKeys(["where", "order_by", "limit"])
+        var warm = EntityWarm(filter: warmNode.child("where").string(), orderBy: warmNode.child("order_by").string())
+        if warmNode.child("limit").isPresent { warm.limit = warmNode.child("limit").int(default: 0, range: 1...1_000_000_000) }
+        if warm.orderBy != nil && warm.limit == nil { node.report.add(warmNode.child("order_by").path, "needs a limit (which rows count first)") }
+        return EntityConfiguration(name: name, table: table, key: key, mode: mode, ttl: ttl, warm: warm)
     }
 
     private static func query(_ name: String, _ node: ConfigNode) -> QueryConfiguration? {
-        node.allowKeys(["sql", "params", "ttl_s", "depends_on", "rewarm"])
+        node.allowKeys(["sql", "params", "ttl_s", "depends_on", "rewarm", "warm"])
         guard let sql = node.child("sql").requiredString() else { return nil }
         let parameters = node.child("params").stringList() ?? []
         for parameter in parameters where !sql.contains("$\(parameter)") {
@@ -144,7 +182,12 @@ public struct WorkerConfiguration: Hashable, Sendable {
         }
         let ttl = node.child("ttl_s").isPresent ? node.child("ttl_s").seconds(default: 300, minimum: 1) : nil
         let rewarm = node.child("rewarm").int(default: 0, range: 0...10_000)
-        return QueryConfiguration(name: name, sql: sql, parameters: parameters, ttl: ttl, dependsOn: dependencies, rewarm: rewarm)
+        let warmNode = node.child("warm")
+        warmNode.allowKeys(["sql", "hot"])
+        let warmSQL = warmNode.child("sql").string()
+        let warmHot = warmNode.child("hot").int(default: 100, range: 0...100_000)
+        return QueryConfiguration(
+            name: name, sql: sql, parameters: parameters, ttl: ttl, dependsOn: dependencies, rewarm: rewarm, warmSQL: warmSQL, warmHot: warmHot)
     }
 
     private func validate(_ log: ProblemLog) {

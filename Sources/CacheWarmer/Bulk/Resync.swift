@@ -1,0 +1,322 @@
+import CacheContract
+import Foundation
+import Logging
+import PGOutput
+import PostgresReplication
+import RedisCache
+
+/// Settings of one resync (`cache-warmer resync`, or the warm-up of a new epoch).
+public struct ResyncOptions: Sendable {
+    /// Entities and queries to warm (empty: all configured).
+    public var names: [String] = []
+    /// Overrides every selected entity's `warm.where`.
+    public var filter: String?
+    /// Overrides every selected entity's `warm.limit`.
+    public var limit: Int?
+    /// Where rows are read.
+    public var source: ResyncSource = .reader
+    /// Entities and queries worked on at once.
+    public var parallel = 4
+    /// Rows per chunk.
+    public var chunkRows = 2000
+    /// How long a chunk waits for the reader to replay the checkpoint (and the epoch's floor).
+    public var replayWait: Duration = .seconds(60)
+
+    /// Default options.
+    public init() {}
+}
+
+/// The outcome of a resync.
+public struct ResyncReport: Sendable, Codable, Hashable {
+    /// The epoch it filled.
+    public var epoch: Int64
+    /// Per entity or query.
+    public var items: [ResyncProgress.Item]
+}
+
+/// Fills one cached query's entry for one parameter set the way the read library does (its
+/// query path: read, on a miss fetch from a reader and `fill-if-not-stale` the derived entry
+/// with its fences). The executable passes `CacheReads.query`; this module cannot depend on it.
+public typealias QueryFill = @Sendable (_ query: String, _ parameters: [String: JSONValue]) async throws -> QueryFillOutcome
+
+/// What a ``QueryFill`` did.
+public enum QueryFillOutcome: Sendable {
+    /// The entry was filled now.
+    case filled
+    /// The cache already held a valid entry.
+    case alreadyCached
+    /// Not filled (refused, no version, Redis failed).
+    case notFilled
+}
+
+/// Warms the cache from the database: every selected entity's rows in primary-key order
+/// (keyset pagination, chunks read with a version and written with `fill-if-not-stale`, which
+/// can never overwrite a newer worker write), then the cached queries' parameter sets. Runs
+/// beside the streaming worker; resumable within an epoch (position in
+/// ``CacheKeys/resyncPosition(_:)``).
+public final class Resync: Sendable {
+    let context: BulkContext
+    let options: ResyncOptions
+    /// Progress for bars, log lines, `/readyz` and metrics.
+    public let progress: ResyncProgress
+    let queryFill: QueryFill?
+
+    /// Validates the selection; throws ``WorkerError`` for unknown names or missing URLs.
+    public init(configuration: WorkerConfiguration, options: ResyncOptions, logger: Logger, progress: ResyncProgress = ResyncProgress(), queryFill: QueryFill? = nil) throws {
+        let known = Set(configuration.entities.map(\.name) + configuration.queries.map(\.name))
+        for name in options.names where !known.contains(name) {
+            throw WorkerError(code: .invalidConfiguration, message: "'\(name)' is no configured entity or query (\(known.sorted().joined(separator: ", ")))")
+        }
+        context = try BulkContext(configuration: configuration, source: options.source, logger: logger)
+        self.options = options
+        self.progress = progress
+        self.queryFill = queryFill
+    }
+
+    /// The entities selected, with the CLI overrides applied to their `warm:` settings.
+    var entities: [EntityConfiguration] {
+        context.configuration.entities.filter { options.names.isEmpty || options.names.contains($0.name) }.map { entity in
+            var entity = entity
+            if let filter = options.filter { entity.warm.filter = filter }
+            if let limit = options.limit { entity.warm.limit = limit }
+            return entity
+        }
+    }
+
+    var queries: [QueryConfiguration] {
+        context.configuration.queries.filter { query in
+            options.names.isEmpty ? (query.warmSQL != nil || query.warmHot > 0) : options.names.contains(query.name)
+        }
+    }
+
+    /// Runs to the end (or until cancelled). A new epoch meanwhile starts the resync over in it
+    /// (its positions belong to the old epoch); gives up after three.
+    public func run() async throws -> ResyncReport {
+        progress.began()
+        defer { progress.ended() }
+        var attempts = 0
+        while true {
+            do {
+                return try await runOnce()
+            } catch let error as WorkerError where error.code == .epochChanged && attempts < 3 {
+                attempts += 1
+                context.logger.warning("the cache epoch changed during the resync: starting over in the new epoch", metadata: ["error": "\(error.message)"])
+            }
+        }
+    }
+
+    private func runOnce() async throws -> ResyncReport {
+        let redis = try context.redis()
+        let meta = try await context.meta(redis)
+        guard let epoch = meta.epoch else {
+            throw WorkerError(code: .notSetUp, message: "Redis has no cache epoch: start the worker (`cache-warmer run`) first; it begins one")
+        }
+        let types = try await context.types()
+        let entities = entities
+        let queries = queryFill == nil ? [] : queries
+        var work: [@Sendable () async throws -> Void] = []
+        for entity in entities {
+            work.append { [self] in try await resyncEntity(entity, epoch: epoch, types: types) }
+        }
+        for query in queries {
+            work.append { [self] in try await warmQuery(query) }
+        }
+        let parallel = max(1, options.parallel)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            while next < min(parallel, work.count) {
+                group.addTask(operation: work[next])
+                next += 1
+            }
+            while try await group.next() != nil {
+                if next < work.count {
+                    group.addTask(operation: work[next])
+                    next += 1
+                }
+            }
+        }
+        return ResyncReport(epoch: epoch, items: progress.items)
+    }
+
+    // MARK: - Entities
+
+    private struct Position {
+        var after: [String]?
+        var rows: Int
+    }
+
+    private func resyncEntity(_ entity: EntityConfiguration, epoch: Int64, types: PostgresTypes) async throws {
+        let reader = context.reader()
+        let redis = try context.redis()
+        defer { Task { await redis.close() } }
+        let scan = try await offPool { try EntityScan.load(entity, warm: entity.warm, types: types, connection: try reader.open()) }
+        let estimate = try await offPool { (try? reader.open()).flatMap { scan.estimate($0) } }
+        let positionKey = context.keys.resyncPosition(scan.name)
+        let scope = scan.source + scan.condition(after: nil)
+        let position = try await loadPosition(redis, key: positionKey, epoch: epoch, scope: scope)
+        progress.start(entity.name, estimate: estimate, resumedRows: position.rows)
+        if position.rows > 0 {
+            context.logger.info("resync resumes where it stopped in this epoch", metadata: [
+                "entity": "\(entity.name)", "rows_done": "\(position.rows)", "after": "\(position.after ?? [])",
+            ])
+        }
+        let commands = context.commands(for: entity)
+        var after = position.after
+        var rowsDone = position.rows
+        let chunkRows = max(1, options.chunkRows)
+        // One chunk is read ahead while the previous one is written.
+        var pending: Task<VersionedRows, any Error>? = readTask(scan, reader: reader, redis: redis, after: after, rows: chunkRows)
+        while let current = pending {
+            let chunk = try await current.value
+            let last = chunk.rows.last?.key
+            let isLast = chunk.rows.count < chunkRows
+            pending = isLast ? nil : readTask(scan, reader: reader, redis: redis, after: last, rows: chunkRows)
+            do {
+                rowsDone += chunk.rows.count
+                try await write(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch, position: (positionKey, scope, last ?? after, rowsDone, isLast))
+            } catch {
+                pending?.cancel()
+                _ = try? await pending?.value
+                throw error
+            }
+            after = last ?? after
+        }
+        progress.finish(entity.name)
+        context.logger.info("resync finished", metadata: ["entity": "\(entity.name)", "rows": "\(rowsDone)", "epoch": "\(epoch)"])
+    }
+
+    private func loadPosition(_ redis: RedisClient, key: String, epoch: Int64, scope: String) async throws -> Position {
+        let reply = try await redis.command(["HMGET", key, "epoch", "scope", "after", "rows", "done"])
+        guard case .array(let fields) = reply, fields.count == 5, fields[0].text == String(epoch), fields[1].text == scope,
+            fields[4].text != "1", let afterText = fields[2].text, let rows = fields[3].text.flatMap({ Int($0) }),
+            case .array(let values)? = try? CanonicalJSON.parse(afterText)
+        else { return Position(after: nil, rows: 0) }
+        let after = values.compactMap { value -> String? in if case .string(let text) = value { return text } else { return nil } }
+        return after.count == values.count && !after.isEmpty ? Position(after: after, rows: rows) : Position(after: nil, rows: 0)
+    }
+
+    /// Reads the chunk after `after`. Before it, the worker's checkpoint (and the epoch's floor)
+    /// is read; a chunk whose version is below it waits until the reader has replayed that far
+    /// and is read again, so a fill never goes below what the worker had applied when it began
+    /// (an entry evicted meanwhile cannot come back older).
+    private func readTask(_ scan: EntityScan, reader: VersionedReader, redis: RedisClient, after: [String]?, rows: Int) -> Task<VersionedRows, any Error> {
+        let context = context
+        let wait = options.replayWait
+        return Task {
+            let meta = try await context.meta(redis)
+            let minimum = max(meta.checkpoint ?? .zero, meta.floor ?? .zero)
+            var attempt = 0
+            while true {
+                let chunk: VersionedRows
+                do {
+                    chunk = try await offPool { try reader.read(scan.chunkSelect(after: after, rows: rows)) }
+                } catch let error as PostgresError where error.code == .connectionLost && attempt < 3 {
+                    attempt += 1
+                    reader.reset()
+                    context.logger.warning("resync: reader connection lost, reconnecting", metadata: ["entity": "\(scan.name)", "error": "\(error)"])
+                    try await Task.sleep(for: .milliseconds(200 << attempt))
+                    continue
+                }
+                context.logger.debug("resync chunk read", metadata: [
+                    "entity": "\(scan.name)", "rows": "\(chunk.rows.count)", "lsn": "\(chunk.lsn.map { "\($0)" } ?? "none")",
+                ])
+                guard let lsn = chunk.lsn, lsn < minimum else { return chunk }
+                guard try await context.waitForReplay(reader, to: minimum, limit: wait) else {
+                    throw WorkerError(
+                        code: .invalidConfiguration,
+                        message: "\(context.target): the reader has not replayed the worker's checkpoint \(minimum) within \(wait) (replica lag): resync stopped")
+                }
+            }
+        }
+    }
+
+    private func write(
+        _ chunk: VersionedRows, scan: EntityScan, commands: CacheCommands, redis: RedisClient, epoch: Int64,
+        position: (key: String, scope: String, after: [String]?, rows: Int, done: Bool)
+    ) async throws {
+        var calls: [RedisScriptCall] = []
+        var skipped = 0
+        if let lsn = chunk.lsn {
+            calls.reserveCapacity(chunk.rows.count)
+            for row in chunk.rows {
+                do {
+                    calls.append(commands.fillRow(try scan.entryKey(row.key, keys: commands.keys), row: row.json, lsn: lsn, epoch: epoch))
+                } catch {
+                    // A key the worker cannot render either (e.g. a NULL part): it has no entry.
+                    skipped += 1
+                    context.logger.warning("resync: a row's key cannot be rendered; not cached", metadata: ["entity": "\(scan.name)", "key": "\(row.key)", "error": "\(error)"])
+                }
+            }
+        } else {
+            skipped = chunk.rows.count
+        }
+        var filled = 0
+        var newer = 0
+        if !calls.isEmpty {
+            let replies = try await redis.evaluate(calls, inline: false)
+            for reply in replies {
+                switch try FillOutcome(reply: reply) {
+                case .filled: filled += 1
+                case .refusedByEntry: newer += 1
+                case .refusedByFence, .refusedByFloor: skipped += 1
+                case .refusedByEpoch:
+                    throw WorkerError(code: .epochChanged, message: "fill refused: epoch \(epoch) is no longer current")
+                }
+            }
+        }
+        var save = ["HSET", position.key, "epoch", String(epoch), "scope", position.scope, "rows", String(position.rows), "done", position.done ? "1" : "0"]
+        if let after = position.after { save += ["after", CanonicalJSON.render(.array(after.map { .string($0) }))] }
+        _ = try await redis.pipeline([save, ["PEXPIRE", position.key, String(max(1, Int64(commands.ttl.entry / .milliseconds(1))))]])
+        progress.add(scan.entity.name, rows: chunk.rows.count, filled: filled, alreadyNewer: newer, skipped: skipped)
+    }
+
+    // MARK: - Queries
+
+    private func warmQuery(_ query: QueryConfiguration) async throws {
+        guard let queryFill else { return }
+        let redis = try context.redis()
+        defer { Task { await redis.close() } }
+        var sets: [CanonicalParameters] = []
+        var seen: Set<String> = []
+        if let sql = query.warmSQL {
+            let reader = context.reader()
+            let rows = try await offPool {
+                try reader.open().execute("SELECT to_jsonb(w)::text FROM (\(sql)) w").rows
+            }
+            for row in rows {
+                guard let text = row.first ?? nil else { continue }
+                do {
+                    let parameters = try CanonicalParameters(json: text)
+                    if seen.insert(parameters.json).inserted { sets.append(parameters) }
+                } catch {
+                    throw WorkerError(code: .invalidConfiguration, message: "queries.\(query.name).warm.sql: a row is not a parameter object: \(error)")
+                }
+            }
+        }
+        if query.warmHot > 0, let name = try? CacheName(query.name) {
+            let commands = CacheCommands(keys: context.keys)
+            let reply = try await redis.pipeline([commands.hottest(name, limit: query.warmHot)])
+            for entry in try HotEntries(reply: reply[0]).entries where seen.insert(entry.parameters.json).inserted {
+                sets.append(entry.parameters)
+            }
+        }
+        progress.start(query.name, estimate: sets.count, resumedRows: 0)
+        for parameters in sets {
+            try Task.checkCancellation()
+            let values = Dictionary(parameters.object.members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+            var filled = 0, newer = 0, skipped = 0
+            do {
+                switch try await queryFill(query.name, values) {
+                case .filled: filled = 1
+                case .alreadyCached: newer = 1
+                case .notFilled: skipped = 1
+                }
+            } catch {
+                skipped = 1
+                context.logger.warning("resync: query read failed", metadata: ["query": "\(query.name)", "parameters": "\(parameters.json)", "error": "\(error)"])
+            }
+            progress.add(query.name, rows: 1, filled: filled, alreadyNewer: newer, skipped: skipped)
+        }
+        progress.finish(query.name)
+    }
+}

@@ -1,0 +1,243 @@
+import CacheContract
+import Foundation
+import Logging
+import PGOutput
+import PostgresReplication
+import RedisCache
+
+/// Settings of `cache-warmer verify`.
+public struct VerifyOptions: Sendable {
+    /// Entities to check (empty: all configured).
+    public var names: [String] = []
+    /// Check a random sample of this many rows (and scanned entries) per entity; nil: all.
+    public var sample: Int?
+    /// Write an invalidation marker for each stale entry.
+    public var repair = false
+    /// Where rows are read.
+    public var source: ResyncSource = .reader
+    /// Rows per chunk.
+    public var chunkRows = 2000
+    /// How long a difference may wait for the worker's checkpoint to pass the read.
+    public var settleWait: Duration = .seconds(30)
+    /// How many times a difference is read again before it counts.
+    public var rounds = 4
+
+    /// Default options.
+    public init() {}
+}
+
+/// What verify found for one entity.
+public struct VerifyCounts: Sendable, Codable, Hashable {
+    /// The entity.
+    public var name: String
+    /// Rows (and scanned entries) compared.
+    public var checked = 0
+    /// Entries equal to their row.
+    public var equal = 0
+    /// Rows without a valid entry (not an error: a cache need not hold every row).
+    public var missing = 0
+    /// Valid entries whose content differs from the row once the worker caught up.
+    public var stale = 0
+    /// Valid row entries of rows that no longer exist, once the worker caught up.
+    public var deletedLive = 0
+    /// Stale entries replaced by an invalidation marker (`--repair`).
+    public var repaired = 0
+    /// Some stale keys, for the report.
+    public var staleKeys: [String] = []
+}
+
+/// The outcome of a verify.
+public struct VerifyReport: Sendable, Codable, Hashable {
+    /// The epoch checked.
+    public var epoch: Int64
+    /// Per entity.
+    public var entities: [VerifyCounts]
+    /// True when nothing was stale and no deleted row was live.
+    public var isClean: Bool { entities.allSatisfy { $0.stale == 0 && $0.deletedLive == 0 } }
+}
+
+/// Compares cache entries with the database. A difference found while changes are in flight is
+/// not a finding: it is read again (row and entry) once the worker's checkpoint has passed the
+/// LSN at which the row was read, and counts only if it is still there after ``VerifyOptions/rounds``.
+public final class Verify: Sendable {
+    let context: BulkContext
+    let options: VerifyOptions
+
+    /// Validates the selection.
+    public init(configuration: WorkerConfiguration, options: VerifyOptions, logger: Logger) throws {
+        let known = Set(configuration.entities.map(\.name))
+        for name in options.names where !known.contains(name) {
+            throw WorkerError(code: .invalidConfiguration, message: "'\(name)' is no configured entity (\(known.sorted().joined(separator: ", "))); verify checks entities")
+        }
+        context = try BulkContext(configuration: configuration, source: options.source, logger: logger)
+        self.options = options
+    }
+
+    /// Checks every selected entity.
+    public func run() async throws -> VerifyReport {
+        let redis = try context.redis()
+        guard let epoch = try await context.meta(redis).epoch else {
+            throw WorkerError(code: .notSetUp, message: "Redis has no cache epoch: nothing is cached (start `cache-warmer run`)")
+        }
+        let types = try await context.types()
+        var results: [VerifyCounts] = []
+        for entity in context.configuration.entities where options.names.isEmpty || options.names.contains(entity.name) {
+            results.append(try await verify(entity, epoch: epoch, types: types, redis: redis))
+        }
+        return VerifyReport(epoch: epoch, entities: results)
+    }
+
+    /// A difference to look at again: the row's key texts, its entry, and the LSN of the read.
+    private struct Suspect {
+        var key: [String]
+        var entry: String
+        var lsn: LSN
+        var deleted: Bool
+    }
+
+    private func verify(_ entity: EntityConfiguration, epoch: Int64, types: PostgresTypes, redis: RedisClient) async throws -> VerifyCounts {
+        let reader = context.reader()
+        let scan = try await offPool { try EntityScan.load(entity, warm: entity.warm, types: types, connection: try reader.open()) }
+        let commands = context.commands(for: entity)
+        let fence = commands.keys.entityFence(scan.name)
+        var counts = VerifyCounts(name: entity.name)
+        var suspects: [Suspect] = []
+
+        // Rows → entries.
+        var after: [String]? = nil
+        let chunkRows = options.sample.map { min($0, 100_000) } ?? options.chunkRows
+        while true {
+            let select = options.sample == nil ? scan.chunkSelect(after: after, rows: chunkRows) : scan.sampleSelect(rows: chunkRows)
+            let chunk = try await offPool { try reader.read(select) }
+            guard let lsn = chunk.lsn else { throw WorkerError(code: .invalidConfiguration, message: "\(context.target): no version for the rows read (writer wait timed out)") }
+            var entries: [String] = []
+            for row in chunk.rows { entries.append((try? scan.entryKey(row.key, keys: commands.keys)) ?? "") }
+            let reads = try await readEntries(entries, fence: fence, commands: commands, redis: redis)
+            for (index, row) in chunk.rows.enumerated() where !entries[index].isEmpty {
+                counts.checked += 1
+                switch compare(reads[index], row: row.json) {
+                case .equal: counts.equal += 1
+                case .missing: counts.missing += 1
+                case .different: suspects.append(Suspect(key: row.key, entry: entries[index], lsn: lsn, deleted: false))
+                }
+            }
+            if options.sample != nil || chunk.rows.count < chunkRows { break }
+            after = chunk.rows.last?.key
+        }
+
+        // Entries → rows: live entries of rows that no longer exist.
+        let prefix = "\(context.keys.namespace.rawValue):\(scan.name.description):"
+        var cursor = "0"
+        var scanned = 0
+        repeat {
+            let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix.replacingOccurrences(of: "*", with: "\\*") + "*", "COUNT", "1000"])
+            guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let items) = parts[1] else {
+                throw WorkerError(code: .contractViolation, message: "SCAN answered \(reply)")
+            }
+            cursor = next
+            let keys = items.compactMap(\.text).filter { RowKeyText.parts($0, prefix: prefix)?.count == entity.key.count }
+            scanned += keys.count
+            suspects += try await liveWithoutRow(keys, prefix: prefix, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
+            if let sample = options.sample, scanned >= sample { break }
+        } while cursor != "0"
+
+        // Differences seen while changes were in flight are read again once the worker caught up.
+        var round = 0
+        while !suspects.isEmpty && round < options.rounds {
+            round += 1
+            let target = suspects.map(\.lsn).max() ?? .zero
+            _ = try await context.waitForCheckpoint(redis, to: target, limit: options.settleWait)
+            suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
+        }
+        for suspect in suspects {
+            if suspect.deleted { counts.deletedLive += 1 } else { counts.stale += 1 }
+            if counts.staleKeys.count < 20 { counts.staleKeys.append(suspect.entry) }
+            if options.repair, try await repair(suspect, commands: commands, redis: redis, epoch: epoch) { counts.repaired += 1 }
+        }
+        context.logger.info("verified", metadata: [
+            "entity": "\(entity.name)", "checked": "\(counts.checked)", "equal": "\(counts.equal)", "missing": "\(counts.missing)",
+            "stale": "\(counts.stale)", "deleted_live": "\(counts.deletedLive)",
+        ])
+        return counts
+    }
+
+    private enum Comparison { case equal, missing, different }
+
+    private func compare(_ read: CacheRead, row: String?) -> Comparison {
+        guard read.isValid else { return row == nil ? .equal : .missing }
+        switch read.state {
+        case .value(let payload): return payload == row ? .equal : .different
+        case .tombstone: return row == nil ? .equal : .different
+        case .missing, .invalidated: return row == nil ? .equal : .missing
+        }
+    }
+
+    private func readEntries(_ entries: [String], fence: FenceKey, commands: CacheCommands, redis: RedisClient) async throws -> [CacheRead] {
+        let calls = entries.map { commands.read($0.isEmpty ? "\(commands.keys.namespace.rawValue):meta:none" : $0, fences: [fence]) }
+        guard !calls.isEmpty else { return [] }
+        return try await redis.evaluate(calls, inline: false).map { try CacheRead(reply: $0) }
+    }
+
+    /// The valid value entries among `keys` whose row does not exist (read after the entries).
+    private func liveWithoutRow(
+        _ keys: [String], prefix: String, scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader
+    ) async throws -> [Suspect] {
+        guard !keys.isEmpty else { return [] }
+        let reads = try await readEntries(keys, fence: fence, commands: commands, redis: redis)
+        let live = zip(keys, reads).filter { _, read in
+            if read.isValid, case .value = read.state { return true }
+            return false
+        }.map(\.0)
+        guard !live.isEmpty else { return [] }
+        let keyTexts = live.compactMap { RowKeyText.parts($0, prefix: prefix) }
+        let rows = try await offPool { try reader.read(scan.select(keys: keyTexts)) }
+        let existing = Set(rows.rows.compactMap { try? scan.entryKey($0.key, keys: commands.keys) })
+        return zip(live, keyTexts).filter { !existing.contains($0.0) }.map { entry, key in
+            Suspect(key: key, entry: entry, lsn: rows.lsn ?? .zero, deleted: true)
+        }
+    }
+
+    /// Reads the suspects' rows and entries again; returns those still different.
+    private func recheck(
+        _ suspects: [Suspect], scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader
+    ) async throws -> [Suspect] {
+        var remaining: [Suspect] = []
+        for start in stride(from: 0, to: suspects.count, by: 500) {
+            let batch = Array(suspects[start..<min(start + 500, suspects.count)])
+            let rows = try await offPool { try reader.read(scan.select(keys: batch.map(\.key))) }
+            var byEntry: [String: String] = [:]
+            for row in rows.rows {
+                if let entry = try? scan.entryKey(row.key, keys: commands.keys) { byEntry[entry] = row.json }
+            }
+            let reads = try await readEntries(batch.map(\.entry), fence: fence, commands: commands, redis: redis)
+            for (suspect, read) in zip(batch, reads) {
+                let row = byEntry[suspect.entry]
+                if case .different = compare(read, row: row) {
+                    remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil))
+                }
+            }
+        }
+        return remaining
+    }
+
+    /// Replaces a stale entry by an invalidation marker at the LSN its row was last read at:
+    /// an entry at or above that version (a corrupt high one) is deleted first, only if it is
+    /// still the same version (WATCH), so a worker write that came meanwhile is kept.
+    private func repair(_ suspect: Suspect, commands: CacheCommands, redis: RedisClient, epoch: Int64) async throws -> Bool {
+        let entry = suspect.entry
+        let marker = suspect.lsn
+        _ = try await redis.withConnection { connection throws(RedisError) in
+            _ = try connection.command(["WATCH", entry])
+            guard let stored = try connection.command(["HGET", entry, "lsn"]).text.flatMap({ LSN(sortableString: $0) }), stored >= marker else {
+                _ = try connection.command(["UNWATCH"])
+                return false
+            }
+            _ = try connection.pipeline([["MULTI"], ["DEL", entry], ["EXEC"]])
+            return true
+        }
+        let reply = try await redis.evaluate([commands.invalidate(entry, lsn: marker, epoch: epoch)], inline: false)
+        let written = try WriteOutcome(reply: reply[0])
+        context.logger.notice("verify: stale entry replaced by an invalidation marker", metadata: ["entry": "\(entry)", "lsn": "\(marker)", "outcome": "\(written)"])
+        return written == .written
+    }
+}

@@ -1,0 +1,122 @@
+import CacheContract
+import Foundation
+import PGOutput
+import PostgresReplication
+
+/// Where a resync or verify reads rows.
+public enum ResyncSource: String, Sendable, CaseIterable {
+    /// A streaming replica (`reader_url`): versions are its replay LSN.
+    case reader
+    /// The primary (`writer_url`): versions by the writer procedure (wait for transaction-id
+    /// locks held at the WAL position; if the wait times out, the rows are not cached).
+    case writer
+}
+
+/// Rows read with a version: an LSN such that every commit up to it is in the rows (nil when
+/// the writer's wait timed out: do not cache).
+struct VersionedRows: Sendable {
+    var lsn: LSN?
+    /// Per row: the row's `to_jsonb` text and its key columns as text.
+    var rows: [(json: String, key: [String])]
+}
+
+/// One libpq connection reading row sets with a version. Blocking: call it from a Dispatch
+/// thread (``offPool``). Each read is one transaction on one connection, so a transaction-pooling
+/// proxy keeps it on one backend: `BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY` and the
+/// version in the same message (the session settings under which key texts match the WAL's set
+/// with `set_config(..., true)`, never as startup parameters), then the data in a statement of
+/// its own, whose snapshot is taken after the version was read (so the version is a lower bound
+/// of what the data contains), then `COMMIT`.
+final class VersionedReader: @unchecked Sendable {
+    // @unchecked Sendable: the connection is used by one task at a time (a resync lane owns
+    // its reader and awaits each call before the next).
+    private var connection: PostgresConnection?
+    let source: ResyncSource
+    let target: ConnectionString
+    /// How long the writer procedure waits for transactions in progress.
+    let writerWait: Duration
+
+    /// `SET LOCAL` of the settings under which Postgres' text output matches the worker's.
+    static let localSettings = ReplicationOptions.canonicalSessionSettings.sorted { $0.key < $1.key }
+        .map { "set_config(\(EntityScan.literal($0.key)), \(EntityScan.literal($0.value)), true)" }.joined(separator: ", ")
+
+    init(source: ResyncSource, target: ConnectionString, writerWait: Duration = .seconds(2)) {
+        self.source = source
+        self.target = target
+        self.writerWait = writerWait
+    }
+
+    /// The open connection, connecting when needed.
+    func open() throws -> PostgresConnection {
+        if let connection { return connection }
+        let opened = try PostgresConnection(target, applicationName: "cache-warmer resync")
+        connection = opened
+        return opened
+    }
+
+    /// Forgets the connection (after an error the transaction state is unknown).
+    func reset() {
+        connection = nil
+    }
+
+    /// The reader's replay LSN now (nil on a primary).
+    func replayLSN() throws -> LSN? {
+        try open().execute("SELECT pg_last_wal_replay_lsn()::text").scalar.flatMap { LSN($0) }
+    }
+
+    /// Runs `select` in a versioned transaction and returns its rows: the first column is the
+    /// row JSON, the others the key columns as text.
+    func read(_ select: String) throws -> VersionedRows {
+        let connection = try open()
+        do {
+            let version: LSN?
+            switch source {
+            case .reader:
+                let text = try connection.execute(
+                    "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT \(Self.localSettings), pg_last_wal_replay_lsn()::text"
+                ).rows.first?.last ?? nil
+                guard let text, let lsn = LSN(text) else { throw Self.notStandby(target) }
+                version = lsn
+            case .writer:
+                try connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT \(Self.localSettings)")
+                version = try writerVersion(connection)
+            }
+            let result = try connection.execute(select)
+            try connection.execute("COMMIT")
+            return VersionedRows(lsn: version, rows: result.rows.map { row in (row[0] ?? "null", row[1...].map { $0 ?? "" }) })
+        } catch {
+            reset()
+            throw error
+        }
+    }
+
+    /// The writer procedure of `VersionedFetch.fromWriter` (CacheReads): L =
+    /// `pg_current_wal_lsn()`, then the transaction ids holding their lock now, then wait until
+    /// none does; nil when the wait times out (the data is then not cached).
+    private func writerVersion(_ connection: PostgresConnection) throws -> LSN? {
+        guard let lsn = LSN(try connection.execute("SELECT pg_current_wal_lsn()::text").scalar ?? "") else {
+            throw WorkerError(code: .invalidConfiguration, message: "\(target): pg_current_wal_lsn() returned no LSN")
+        }
+        let holders = try connection.execute("""
+            SELECT coalesce(array_agg(transactionid::text), '{}')::text FROM pg_locks
+            WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted
+            """).scalar ?? "{}"
+        if holders == "{}" { return lsn }
+        let deadline = ContinuousClock.now.advanced(by: writerWait)
+        var pause = 1_000
+        while true {
+            let done = try connection.execute("""
+                SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock'
+                AND granted AND transactionid::text = ANY (\(EntityScan.literal(holders))::text[]))
+                """).scalar
+            if done == "t" { return lsn }
+            guard ContinuousClock.now < deadline else { return nil }
+            usleep(UInt32(pause))
+            pause = min(pause * 2, 20_000)
+        }
+    }
+
+    static func notStandby(_ target: ConnectionString) -> WorkerError {
+        WorkerError(code: .invalidConfiguration, message: "\(target): pg_last_wal_replay_lsn() is null: not a standby (use --source writer to read the primary)")
+    }
+}
