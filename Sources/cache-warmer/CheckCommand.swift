@@ -1,58 +1,57 @@
 import ArgumentParser
+import CacheWarmer
 import Foundation
-import PostgresReplication
-import RedisCache
 
 /// `cache-warmer check`: verifies that the writer, the reader and Redis are reachable and set up
-/// the way the worker needs (logical WAL on the writer, a read-only standby as reader).
+/// the way the worker and docs/operations.md need, one line per finding with what to change.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check the writer, reader and Redis connections (exit 1 on the first problem)."
+        abstract: "Check the configuration, writer, reader and Redis; one line per finding (exit 1 when a requirement fails).",
+        discussion: """
+            Writer: wal_level (rds.logical_replication on RDS), max_slot_wal_keep_size set, the role's
+            REPLICATION or rds_replication, SELECT on the configured tables, TLS when not loopback.
+            Reader: a standby, TLS. Redis: PING, maxmemory-policy (allkeys-* refused, noeviction
+            warned), TLS when not loopback. Lines start with ok, WARN or FAIL.
+            """
     )
 
-    @Option(help: "Writer (primary) connection URL.")
-    var writerURL: String = ProcessInfo.processInfo.environment["DB_WRITER_URL"] ?? ""
-
-    @Option(help: "Reader (replica) connection URL.")
-    var readerURL: String = ProcessInfo.processInfo.environment["DB_READER_URL"] ?? ""
-
-    @Option(help: "Redis URL.")
-    var redisURL: String = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
+    @OptionGroup var common: CommonOptions
 
     func run() throws {
-        var failures = 0
-        func report(_ name: String, _ body: () throws -> String) {
-            do {
-                print("ok    \(name): \(try body())")
-            } catch {
-                failures += 1
-                print("FAIL  \(name): \(error)")
-            }
+        var findings: [DeploymentFinding] = []
+        let environment = ProcessInfo.processInfo.environment
+        var writerURL = common.writerURL ?? environment["DB_WRITER_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var readerURL = common.readerURL ?? environment["DB_READER_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var redisURL = common.redisURL ?? environment["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var tables: [TableName] = []
+        var namespace = WorkerConfiguration().namespace
+        do {
+            let configuration = try common.load()
+            (writerURL, readerURL, redisURL, tables) = (configuration.writerURL, configuration.readerURL, configuration.redisURL, configuration.tables)
+            namespace = configuration.namespace
+            findings.append(DeploymentFinding(.ok, "config", "\(configuration.entities.count) entities, \(configuration.queries.count) queries, slot \(configuration.slot), publication \(configuration.publication)"))
+        } catch let error as ConfigurationError {
+            findings += error.problems.map { DeploymentFinding(.fail, "config", "\(error.file): \($0)") }
+        } catch {
+            findings.append(DeploymentFinding(.fail, "config", "\(error)"))
         }
-        report("writer") {
-            guard !writerURL.isEmpty else { throw ValidationError("set DB_WRITER_URL or --writer-url") }
-            let connection = try PostgresConnection(ConnectionString(writerURL))
-            let level = try connection.execute("SHOW wal_level").scalar ?? "?"
-            guard level == "logical" else {
-                throw ValidationError(
-                    "\(connection.target): wal_level is '\(level)', must be 'logical' (ALTER SYSTEM SET wal_level = logical and restart; on RDS set rds.logical_replication = 1)")
-            }
-            return "\(connection.target) wal_level=logical server_version=\(connection.serverVersion)"
+        if let writerURL {
+            findings += DeploymentCheck.writer(writerURL, tables: tables)
+        } else {
+            findings.append(DeploymentFinding(.fail, "writer", "set DB_WRITER_URL, writer_url or --writer-url"))
         }
-        report("reader") {
-            guard !readerURL.isEmpty else { throw ValidationError("set DB_READER_URL or --reader-url") }
-            let connection = try PostgresConnection(ConnectionString(readerURL))
-            let standby = try connection.execute("SELECT pg_is_in_recovery()").scalar == "t"
-            return "\(connection.target) \(standby ? "standby (read-only)" : "NOT a standby: reads go to a primary")"
+        if let readerURL {
+            findings += DeploymentCheck.reader(readerURL)
+        } else {
+            findings.append(DeploymentFinding(.warn, "reader", "no reader configured (DB_READER_URL): re-warming and CacheReads need one"))
         }
-        report("redis") {
-            guard !redisURL.isEmpty else { throw ValidationError("set REDIS_URL or --redis-url") }
-            let url = try RedisURL(redisURL)
-            let reply = try RedisConnection(url: url).command(["PING"])
-            guard reply.text == "PONG" else { throw RedisError(code: .unexpectedReply, message: "\(url): PING answered \(reply)") }
-            return "\(url) PONG"
+        if let redisURL {
+            findings += DeploymentCheck.redis(redisURL, namespace: namespace)
+        } else {
+            findings.append(DeploymentFinding(.fail, "redis", "set REDIS_URL, redis_url or --redis-url"))
         }
-        if failures > 0 { throw ExitCode.failure }
+        for finding in findings { print(finding) }
+        if findings.contains(where: { $0.verdict == .fail }) { throw ExitCode.failure }
     }
 }

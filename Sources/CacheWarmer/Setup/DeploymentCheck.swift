@@ -62,8 +62,8 @@ public enum DeploymentCheck {
     }
 
     /// Redis: reachable (`PING`), `maxmemory-policy` (from `INFO memory`, which ElastiCache
-    /// allows where it refuses `CONFIG`), TLS.
-    public static func redis(_ text: String) -> [DeploymentFinding] {
+    /// allows where it refuses `CONFIG`), cluster mode against `namespace`, TLS.
+    public static func redis(_ text: String, namespace: String = "cw") -> [DeploymentFinding] {
         do {
             let url = try RedisURL(text)
             let connection = try RedisConnection(url: url)
@@ -76,6 +76,8 @@ public enum DeploymentCheck {
             } else {
                 findings.append(DeploymentFinding(.warn, "redis", "INFO memory did not report maxmemory_policy (\(info)): check that it is volatile-lru"))
             }
+            let cluster = try connection.command(["INFO", "cluster"]).text.flatMap(infoField("cluster_enabled"))
+            if let finding = DeploymentRules.clusterMode(enabled: cluster == "1", namespace: namespace) { findings.append(finding) }
             findings.append(DeploymentRules.redisTransport(host: url.host, tls: url.tls, insecure: url.insecure))
             return findings
         } catch {

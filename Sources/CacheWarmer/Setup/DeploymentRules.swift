@@ -117,6 +117,18 @@ public enum DeploymentRules {
         return DeploymentFinding(.ok, "redis", "TLS in use, server certificate verified")
     }
 
+    /// Redis Cluster (`cluster_enabled:1`): the scripts touch several keys of one namespace, so
+    /// the namespace needs a hash tag (`{cw}`) to keep them in one slot; and the worker's client
+    /// does not follow `MOVED`/`ASK` redirections, so every key must live on the node the URL names.
+    public static func clusterMode(enabled: Bool, namespace: String) -> DeploymentFinding? {
+        guard enabled else { return nil }
+        let tagged = namespace.range(of: #"\{[^}]+\}"#, options: .regularExpression) != nil
+        if !tagged {
+            return DeploymentFinding(.fail, "redis", "cluster mode is on but namespace '\(namespace)' has no hash tag: the scripts' keys would span slots (CROSSSLOT); use a namespace like {\(namespace)}")
+        }
+        return DeploymentFinding(.warn, "redis", "cluster mode is on: the client does not follow MOVED/ASK, so REDIS_URL must name the node that owns the namespace's slot (one shard)")
+    }
+
     /// The epoch and checkpoint keys carry no TTL and must never be evicted: `allkeys-*` may
     /// evict them and is refused; `noeviction` makes the worker's writes fail when memory is full
     /// (it retries while WAL accumulates); the `volatile-*` policies evict only entries with TTLs.
