@@ -5,7 +5,8 @@ SWIFT_BUILD_FLAGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_SCRATCH := .build-fuzz
 
-.PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures
+.PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures \
+	deploy-check deploy-image-check deploy-image-check-if-changed release-static
 
 ## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
 ## the worker streaming while a writer changes orders and products, with a live view.
@@ -14,7 +15,7 @@ demo: stack-up build
 	@deploy/local/demo.sh
 
 ## Runs every test against the real local stack, then a CI-sized fuzz run of the decoder.
-test: stack-up unit-and-integration fuzz
+test: stack-up deploy-check unit-and-integration fuzz
 
 stack-up:
 	@$(STACK) up
@@ -41,6 +42,27 @@ fuzz: fuzz-build
 
 fuzz-build:
 	CW_FUZZ=1 swift build -c release --scratch-path $(FUZZ_SCRATCH) --product PGOutputFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+
+## Offline checks of deploy/ (quick): cfn-lint on the CloudFormation template, hadolint on the
+## Dockerfile, and the template's variables, secrets, alarms and health check against the binary.
+deploy-check:
+	deploy/check.sh
+
+RELEASE_SCRATCH := .build-release
+
+## The binary the container image carries: release, Swift runtime linked in.
+release-static:
+	swift build -c release --static-swift-stdlib --scratch-path $(RELEASE_SCRATCH) --product cache-warmer
+
+## Proves the image's runtime packages in a debootstrapped Debian 12 root against the local stack
+## (as root; slow: a release build). CI runs it only when the last commit changed deploy/.
+deploy-image-check: stack-up release-static
+	eval "$$($(STACK) env)" && deploy/container/image-check.sh $(RELEASE_SCRATCH)/release/cache-warmer
+
+deploy-image-check-if-changed:
+	@if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1 && git diff --quiet HEAD~1 HEAD -- deploy/; then \
+		echo "deploy-image-check: deploy/ unchanged by the last commit, skipped"; \
+	else $(MAKE) deploy-image-check; fi
 
 ## Benchmarks (release build): each prints a table and writes JSON under bench-results/.
 bench: bench-decode
