@@ -102,10 +102,10 @@ public struct CacheCommands: Hashable, Sendable {
             keys: [fence.key, fence.members, keys.epoch], arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.fence)])
     }
 
-    /// Reader: an entry with the highest current fence covering it and the current epoch, in
-    /// one call. Reply: ``CacheRead``.
+    /// Reader: an entry with the highest current fence covering it, the current epoch and the
+    /// worker's checkpoint, in one call. Reply: ``CacheRead``.
     public func read(_ entry: String, fences: [FenceKey] = []) -> RedisScriptCall {
-        CacheScripts.read.call(keys: [entry, keys.epoch] + fences.map(\.key), arguments: [])
+        CacheScripts.read.call(keys: [entry, keys.epoch, keys.checkpoint] + fences.map(\.key), arguments: [])
     }
 
     /// Worker: start a new epoch (at least `proposed`, e.g. the current Unix time in ms) with
@@ -115,9 +115,12 @@ public struct CacheCommands: Hashable, Sendable {
         CacheScripts.beginEpoch.call(keys: [keys.epoch, keys.floor, keys.checkpoint], arguments: [String(proposed), floor.sortableString])
     }
 
-    /// Worker: move the checkpoint forward to `lsn`. Reply: ``CheckpointOutcome``.
-    public func setCheckpoint(_ lsn: LSN, epoch: Int64) -> RedisScriptCall {
-        CacheScripts.setCheckpoint.call(keys: [keys.checkpoint, keys.epoch], arguments: [lsn.sortableString, String(epoch)])
+    /// Worker: move the checkpoint forward to `lsn`; with `lastWritten` (the checkpoint this
+    /// worker last wrote in `epoch`), refuse when Redis holds less, i.e. went back in time.
+    /// Reply: ``CheckpointOutcome``.
+    public func setCheckpoint(_ lsn: LSN, epoch: Int64, lastWritten: LSN? = nil) -> RedisScriptCall {
+        CacheScripts.setCheckpoint.call(
+            keys: [keys.checkpoint, keys.epoch], arguments: [lsn.sortableString, String(epoch)] + (lastWritten.map { [$0.sortableString] } ?? []))
     }
 
     /// Reader: count one (sampled) read of `query` with `parameters` in its hot set.
@@ -141,7 +144,7 @@ public struct CacheCommands: Hashable, Sendable {
 
     private func fill(_ entry: String, field: String, payload: String, lsn: LSN, epoch: Int64, fences: [FenceKey]) -> RedisScriptCall {
         CacheScripts.fillIfNotStale.call(
-            keys: [entry, keys.epoch, keys.floor] + fences.map(\.key) + fences.map(\.members),
+            keys: [entry, keys.epoch, keys.floor, keys.checkpoint] + fences.map(\.key) + fences.map(\.members),
             arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.entry), field, payload])
     }
 }

@@ -64,6 +64,10 @@ public struct CacheKeys: Hashable, Sendable {
     /// `<ns>:meta:epoch`: the current epoch (a decimal integer); entries of other epochs are void.
     public var epoch: String { prefix + "meta:epoch" }
 
+    /// `<ns>:meta:shape`: a hash of each configured table's shape (columns, types, replica
+    /// identity, generated columns) as its entries were last written; the worker's own record.
+    public var shapes: String { prefix + "meta:shape" }
+
     /// `<ns>:meta:floor`: fills with an LSN below it are refused (set when an epoch begins).
     public var floor: String { prefix + "meta:floor" }
 

@@ -132,26 +132,30 @@ public enum CacheScripts {
         return out
         """)
 
-    /// `fill-if-not-stale` — KEYS: entry, epoch key, floor key, n fence keys, their n member
-    /// sets. ARGV: lsn, epoch, ttl ms, field (`row` or `value`), payload.
+    /// `fill-if-not-stale` — KEYS: entry, epoch key, floor key, checkpoint key, n fence keys,
+    /// their n member sets. ARGV: lsn, epoch, ttl ms, field (`row` or `value`), payload.
     /// Reply: 1 filled, 0 refused by the stored entry (version >= fill), -1 epoch is not
-    /// current, -2 a current fence is above the fill's LSN, -3 LSN below the floor.
+    /// current, -2 a current fence is above the fill's LSN, -3 LSN below the floor or below the
+    /// worker's checkpoint (the worker may have written, and Redis since evicted, a newer
+    /// version of this entry: docs/consistency.md, eviction).
     public static let fillIfNotStale = RedisScript(name: "fill-if-not-stale", source: prelude + """
         local l, e, ttl = arg_lsn(ARGV[1]), arg_epoch(ARGV[2]), arg_ttl(ARGV[3])
         local field = ARGV[4]
         if field ~= 'row' and field ~= 'value' then
           error({err = 'ERR cache-contract: the fill field is row or value'})
         end
-        local n = (#KEYS - 3) / 2
+        local n = (#KEYS - 4) / 2
         if n < 0 or n ~= math.floor(n) then
-          error({err = 'ERR cache-contract: fill takes entry, epoch, floor, then fences and as many member sets'})
+          error({err = 'ERR cache-contract: fill takes entry, epoch, floor, checkpoint, then fences and as many member sets'})
         end
         if current_epoch(KEYS[2]) ~= e then return -1 end
         local floor = stored_lsn(redis.call('GET', KEYS[3]))
         if floor and cmp(l, floor) < 0 then return -3 end
         if stored_not_older(KEYS[1], e, l) then return 0 end
+        local checkpoint = stored_lsn(redis.call('GET', KEYS[4]))
+        if checkpoint and cmp(l, checkpoint) < 0 then return -3 end
         for i = 1, n do
-          local f = redis.call('HMGET', KEYS[3 + i], 'lsn', 'epoch')
+          local f = redis.call('HMGET', KEYS[4 + i], 'lsn', 'epoch')
           local fl = stored_lsn(f[1])
           if fl and tonumber(f[2]) == e and cmp(fl, l) > 0 then return -2 end
         end
@@ -159,7 +163,7 @@ public enum CacheScripts {
         redis.call('HSET', KEYS[1], 'lsn', l, field, ARGV[5], 'epoch', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ttl)
         for i = 1, n do
-          local set = KEYS[3 + n + i]
+          local set = KEYS[4 + n + i]
           redis.call('SADD', set, KEYS[1])
           if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end
         end
@@ -196,18 +200,19 @@ public enum CacheScripts {
         return {deleted, fl}
         """)
 
-    /// `read` — KEYS: entry, epoch key, then the fences covering the entry. No ARGV; writes
-    /// nothing (EVALSHA_RO works). Reply: {valid 1/0, state 0 missing / 1 value / 2 tombstone /
-    /// 3 invalidated, entry lsn, entry epoch, payload, max current-epoch fence LSN, current
-    /// epoch}, '' for absent parts. Valid iff the entry is a value or tombstone of the current
-    /// epoch and its LSN >= every fence.
+    /// `read` — KEYS: entry, epoch key, checkpoint key, then the fences covering the entry. No
+    /// ARGV; writes nothing (EVALSHA_RO works). Reply: {valid 1/0, state 0 missing / 1 value /
+    /// 2 tombstone / 3 invalidated, entry lsn, entry epoch, payload, max current-epoch fence LSN,
+    /// current epoch, checkpoint}, '' for absent parts. Valid iff the entry is a value or
+    /// tombstone of the current epoch and its LSN >= every fence. The checkpoint is what a fill
+    /// after this miss must reach (docs/consistency.md, eviction).
     public static let read = RedisScript(name: "read", source: prelude + """
         local current = redis.call('GET', KEYS[2])
         local ce = tonumber(current or '')
         local s = redis.call('HMGET', KEYS[1], 'lsn', 'epoch', 'deleted', 'row', 'value')
         local sl = stored_lsn(s[1])
         local max_fence = nil
-        for i = 3, #KEYS do
+        for i = 4, #KEYS do
           local f = redis.call('HMGET', KEYS[i], 'lsn', 'epoch')
           local fl = stored_lsn(f[1])
           if fl and ce and tonumber(f[2]) == ce and (not max_fence or cmp(fl, max_fence) > 0) then
@@ -224,7 +229,8 @@ public enum CacheScripts {
         if sl and state ~= 3 and ce and tonumber(s[2]) == ce and (not max_fence or cmp(sl, max_fence) >= 0) then
           valid = 1
         end
-        return {valid, state, sl or '', s[2] or '', payload, max_fence or '', current or ''}
+        local checkpoint = stored_lsn(redis.call('GET', KEYS[3]))
+        return {valid, state, sl or '', s[2] or '', payload, max_fence or '', current or '', checkpoint or ''}
         """)
 
     /// `begin-epoch` — KEYS: epoch key, floor key, checkpoint key. ARGV: proposed epoch, floor
@@ -242,13 +248,18 @@ public enum CacheScripts {
         return text
         """)
 
-    /// `set-checkpoint` — KEYS: checkpoint key, epoch key. ARGV: lsn, epoch. Moves the
-    /// checkpoint forward only. Reply: {1 moved / 0 already at or past / -1 epoch is not
-    /// current, stored checkpoint or ''}.
+    /// `set-checkpoint` — KEYS: checkpoint key, epoch key. ARGV: lsn, epoch, and optionally
+    /// the checkpoint the worker last wrote. Moves the checkpoint forward only. Reply: {1 moved
+    /// / 0 already at or past / -1 epoch is not current / -2 the stored checkpoint is missing or
+    /// below the one the worker last wrote (Redis went back in time: restored from an older
+    /// snapshot, or failed over to a replica that was behind; nothing written), stored
+    /// checkpoint or ''}.
     public static let setCheckpoint = RedisScript(name: "set-checkpoint", source: prelude + """
         local l, e = arg_lsn(ARGV[1]), arg_epoch(ARGV[2])
+        local last = ARGV[3] and arg_lsn(ARGV[3])
         local stored = stored_lsn(redis.call('GET', KEYS[1]))
         if current_epoch(KEYS[2]) ~= e then return {-1, stored or ''} end
+        if last and (not stored or cmp(stored, last) < 0) then return {-2, stored or ''} end
         if stored and cmp(stored, l) >= 0 then return {0, stored} end
         redis.call('SET', KEYS[1], l)
         return {1, l}

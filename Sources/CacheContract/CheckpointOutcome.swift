@@ -11,6 +11,9 @@ public struct CheckpointOutcome: Hashable, Sendable {
         case notMoved
         /// The epoch is not the current epoch (Redis lost data, or a newer epoch began).
         case epochMismatch
+        /// The stored checkpoint is missing or below the one the worker last wrote: Redis went
+        /// back in time (an older snapshot, or a lagging replica promoted) within the epoch.
+        case wentBack
     }
 
     /// What happened.
@@ -32,6 +35,7 @@ public struct CheckpointOutcome: Hashable, Sendable {
         case 1: result = .moved
         case 0: result = .notMoved
         case -1: result = .epochMismatch
+        case -2: result = .wentBack
         default: throw ScriptReply.unexpected(reply, "set-checkpoint")
         }
         self.init(result: result, checkpoint: try ScriptReply.optionalLSN(parts[1], "set-checkpoint"))

@@ -7,6 +7,8 @@ import Synchronization
 final class EventQueue: Sendable {
     private struct State {
         var buffer: [ReplicationEvent] = []
+        /// WAL message bytes of the events in ``buffer``.
+        var bufferedBytes = 0
         var waitingConsumer: CheckedContinuation<[ReplicationEvent]?, any Error>?
         var producerWaiting = false
         var finished = false
@@ -17,14 +19,17 @@ final class EventQueue: Sendable {
     private let state = Mutex(State())
     private let space = DispatchSemaphore(value: 0)
     let capacity: Int
+    let byteCapacity: Int
 
-    init(capacity: Int) {
+    init(capacity: Int, byteCapacity: Int = .max) {
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
     }
 
-    /// Adds events unless the queue is full; returns false when full (call ``waitForSpace(timeout:)``).
-    /// The buffer may pass ``capacity`` by one batch.
-    func tryPush(_ events: [ReplicationEvent]) -> Bool {
+    /// Adds events (`bytes`: the size of their WAL messages) unless the queue is full; returns
+    /// false when full (call ``waitForSpace(timeout:)``). The buffer may pass ``capacity`` and
+    /// ``byteCapacity`` by one batch.
+    func tryPush(_ events: [ReplicationEvent], bytes: Int = 0) -> Bool {
         enum Outcome {
             case handOff(CheckedContinuation<[ReplicationEvent]?, any Error>)
             case queued
@@ -35,11 +40,12 @@ final class EventQueue: Sendable {
                 state.waitingConsumer = nil
                 return .handOff(consumer)
             }
-            guard state.buffer.count < capacity else {
+            guard state.buffer.count < capacity, state.bufferedBytes < byteCapacity else {
                 state.producerWaiting = true
                 return .full
             }
             state.buffer.append(contentsOf: events)
+            state.bufferedBytes += bytes
             return .queued
         }
         switch outcome {
@@ -99,6 +105,7 @@ final class EventQueue: Sendable {
                 if !state.buffer.isEmpty {
                     let events = state.buffer
                     state.buffer.removeAll(keepingCapacity: true)
+                    state.bufferedBytes = 0
                     let wake = state.producerWaiting
                     state.producerWaiting = false
                     return .events(events, wakeProducer: wake)

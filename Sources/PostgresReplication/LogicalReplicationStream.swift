@@ -35,7 +35,7 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
         try options.validate()
         self.target = target
         self.options = options
-        self.queue = EventQueue(capacity: options.queueCapacity)
+        self.queue = EventQueue(capacity: options.queueCapacity, byteCapacity: options.queueBytes)
         let session = ReplicationSession(target: target, options: options, logger: logger, queue: queue, stream: self)
         let thread = Thread { session.run() }
         thread.name = "replication-\(options.slot)"

@@ -117,13 +117,13 @@ extension PostgresConnection {
         }
     }
 
-    /// A SQL string literal.
-    static func literal(_ text: String) -> String {
+    /// A SQL string literal: `'it''s'`. The one place the project quotes SQL text.
+    public static func literal(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
-    /// A quoted SQL identifier.
-    static func identifier(_ text: String) -> String {
+    /// A quoted SQL identifier: `"Order"`. The one place the project quotes SQL names.
+    public static func identifier(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

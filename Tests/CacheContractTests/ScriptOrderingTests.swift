@@ -196,6 +196,25 @@ import Testing
         #expect(try cache.beginEpoch(proposed: 1_764_000_000_000) == 1_764_000_000_000)
     }
 
+    @Test func aCheckpointBelowTheLastOneWrittenIsRefused() throws {
+        let cache = try RedisFixture()
+        let epoch = try cache.beginEpoch(proposed: 5)
+        let set = { (lsn: UInt64, last: UInt64?) throws -> CheckpointOutcome in
+            try CheckpointOutcome(reply: cache.run(cache.commands.setCheckpoint(LSN(lsn), epoch: epoch, lastWritten: last.map { LSN($0) })))
+        }
+        // Missing while the worker had written one: Redis restarted from a snapshot taken before it.
+        #expect(try set(20, 10) == CheckpointOutcome(result: .wentBack, checkpoint: nil))
+        #expect(try cache.redis.command(cache.commands.getCheckpoint) == .null, "nothing written")
+        #expect(try set(10, nil) == CheckpointOutcome(result: .moved, checkpoint: LSN(10)))
+        #expect(try set(20, 10) == CheckpointOutcome(result: .moved, checkpoint: LSN(20)))
+        #expect(try set(20, 20) == CheckpointOutcome(result: .notMoved, checkpoint: LSN(20)))
+        // Below the one last written: an older snapshot, or a replica that was behind.
+        _ = try cache.redis.command(["SET", cache.keys.checkpoint, LSN(15).sortableString])
+        #expect(try set(30, 20) == CheckpointOutcome(result: .wentBack, checkpoint: LSN(15)))
+        #expect(try cache.redis.command(cache.commands.getCheckpoint).text == LSN(15).sortableString)
+        #expect(try set(30, 15) == CheckpointOutcome(result: .moved, checkpoint: LSN(30)))
+    }
+
     @Test func hotSetCountsReadsAndStaysBounded() throws {
         let cache = try RedisFixture(ttl: CacheTTL(hot: .seconds(60), hotMembers: 2))
         let query = try CacheName("search")

@@ -20,14 +20,28 @@ import Testing
         (#""Order""#, "public", "Order"),
         ("Orders", "public", "orders"),
         (#"sales."Line ""Item""""#, "sales", #"Line "Item""#),
+        // Only ASCII letters fold; other characters are kept as written.
+        ("Ärger", "public", "Ärger"),
+        ("ÉTÉ.Straße", "ÉTÉ", "straße"),
+        ("_t$1", "public", "_t$1"),
+        // Identifiers are cut to 63 bytes, on a character boundary.
+        (String(repeating: "a", count: 70), "public", String(repeating: "a", count: 63)),
+        ("\"" + String(repeating: "é", count: 40) + "\"", "public", String(repeating: "é", count: 31)),
     ])
     func tableNamesParseLikePostgres(_ text: String, _ schema: String, _ name: String) {
         #expect(TableName(parsing: text) == TableName(schema: schema, name: name))
     }
 
-    @Test(arguments: ["", ".", "a.", "a.b.c", #""unterminated"#, "bad-name", #""a"b"#])
+    @Test(arguments: ["", ".", "a.", "a.b.c", #""unterminated"#, "bad-name", #""a"b"#, "1abc", "$x"])
     func malformedTableNamesAreRefused(_ text: String) {
         #expect(TableName(parsing: text) == nil)
+    }
+
+    @Test func messagesNameTheTableAsWritten() throws {
+        let table = try #require(TableName(parsing: #" Sales."Order" "#))
+        #expect(table.spelling == #"Sales."Order""#)
+        #expect(table.description == "sales.Order")
+        #expect(table == TableName(schema: "sales", name: "Order"), "the spelling is not part of equality")
     }
 
     @Test func everyProblemIsReportedWithItsFileAndKeyPath() {

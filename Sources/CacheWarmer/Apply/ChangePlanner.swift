@@ -21,6 +21,9 @@ public struct ChangePlanner: Sendable {
 
     let keys: CacheKeys
     let types: PostgresTypes
+    /// Rows whose WAL text is larger are invalidated, never rendered (bounded memory and
+    /// Redis command size).
+    let maxEntryBytes: Int
     private var entities: [TableName: Entity] = [:]
     private var dependents: [TableName: [Dependent]] = [:]
 
@@ -30,6 +33,7 @@ public struct ChangePlanner: Sendable {
     public init(configuration: WorkerConfiguration, types: PostgresTypes = .builtin, invalidateOnly: Set<TableName> = []) throws(CacheContractError) {
         keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         self.types = types
+        maxEntryBytes = configuration.maxEntryBytes
         for entity in configuration.entities {
             entities[entity.table] = Entity(
                 configuration: entity, name: try EntityName(entity.name), forceInvalidate: invalidateOnly.contains(entity.table))
@@ -41,6 +45,20 @@ public struct ChangePlanner: Sendable {
                 if let rule = dependency.match { match = (try CacheName(rule.parameter), rule.column) }
                 dependents[dependency.table, default: []].append(Dependent(query: name, match: match))
             }
+        }
+    }
+
+    /// A configured table changed shape (a new Relation message): entries written under the old
+    /// shape stop being served from `lsn` on (the entity fence and every dependent query's
+    /// fence move), and while `invalidateOnly` (generated columns, which the WAL does not carry)
+    /// its rows are invalidated instead of written through.
+    public mutating func shapeChanged(_ table: TableName, invalidateOnly: Bool, lsn: LSN, into batch: inout WriteBatch) {
+        if let entity = entities[table] {
+            entities[table]?.forceInvalidate = invalidateOnly
+            batch.bump(keys.entityFence(entity.name), lsn: lsn)
+        }
+        for dependent in dependents[table] ?? [] {
+            batch.bump(keys.queryFence(dependent.query), lsn: lsn, query: dependent.query.rawValue)
         }
     }
 
@@ -57,6 +75,9 @@ public struct ChangePlanner: Sendable {
             for relation in relations {
                 let table = TableName(schema: relation.namespace, name: relation.name)
                 if let entity = entities[table] {
+                    // Rows this transaction wrote before the TRUNCATE are gone with it: their
+                    // writes carry the commit's version, which the fence does not exceed.
+                    batch.truncated(rowsWithPrefix: keys.rowPrefix(entity.name))
                     batch.bump(keys.entityFence(entity.name), lsn: lsn)
                 }
                 for dependent in dependents[table] ?? [] {
@@ -75,27 +96,34 @@ public struct ChangePlanner: Sendable {
         let oldColumns = old.map { Self.named($0.tuple, relation) }
         let newColumns = new.map { Self.named($0, relation) }
         if let entity {
-            let ttl = entity.configuration.ttl
-            let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
-            if let newColumns {
-                guard let newKey = rowKey(entity, newColumns) else {
-                    // A row whose key cannot be read cannot be addressed: void the whole entity.
-                    batch.bump(keys.entityFence(entity.name), lsn: lsn)
-                    return
-                }
-                if let oldKey, oldKey != newKey {
-                    batch.write(.tombstone, key: oldKey, lsn: lsn, ttl: nil)
-                }
-                batch.write(render(entity, newColumns), key: newKey, lsn: lsn, ttl: ttl)
-            } else if let oldKey {
-                batch.write(.tombstone, key: oldKey, lsn: lsn, ttl: nil)
-            } else {
-                batch.bump(keys.entityFence(entity.name), lsn: lsn)
-            }
+            planEntity(entity, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
         }
         for dependent in tableDependents {
             planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
         }
+    }
+
+    /// The entity's own entry: the row at its new key, a tombstone where it left a key, or the
+    /// entity fence when a key cannot be read. A key the transaction left after some row arrived
+    /// at it within the same transaction (a swap or shift of keys under a deferred constraint, a
+    /// key change then a delete) may still hold that other row, which the stream cannot tell
+    /// apart: it gets an invalidation marker, never a tombstone.
+    private func planEntity(_ entity: Entity, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, lsn: LSN, into batch: inout WriteBatch) {
+        let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
+        func leave(_ key: String) {
+            batch.write(batch.arrivedInTransaction(key) ? .invalidate : .tombstone, key: key, lsn: lsn, ttl: nil)
+        }
+        guard let newColumns else {
+            if let oldKey { leave(oldKey) } else { batch.bump(keys.entityFence(entity.name), lsn: lsn) }
+            return
+        }
+        guard let newKey = rowKey(entity, newColumns) else {
+            // A row whose key cannot be read cannot be addressed: void the whole entity.
+            batch.bump(keys.entityFence(entity.name), lsn: lsn)
+            return
+        }
+        if let oldKey, oldKey != newKey { leave(oldKey) }
+        batch.write(render(entity, newColumns), key: newKey, lsn: lsn, ttl: entity.configuration.ttl, arrival: true)
     }
 
     /// Moves the parameter fences of the row's old and new values, or the whole query's fence when
@@ -151,6 +179,7 @@ public struct ChangePlanner: Sendable {
 
     private func render(_ entity: Entity, _ columns: [NamedColumn]) -> WriteBatch.RowWrite {
         guard entity.configuration.mode == .writeThrough, !entity.forceInvalidate,
+            columns.reduce(0, { $0 + $1.value.byteCount }) <= maxEntryBytes,
             let row = try? CanonicalJSON.row(columns, types: types), row.isVerified
         else { return .invalidate }
         return .set(row: row.json)

@@ -11,6 +11,8 @@ struct DatabaseCheck: Sendable {
     var currentWAL: LSN
     var types: PostgresTypes
     var invalidateOnly: Set<TableName>
+    /// The configured tables as the catalog describes them now.
+    var tables: [TableName: TableRequirements.TableState]
 
     static func run(configuration: WorkerConfiguration, writer: ConnectionString, logger: Logger) async throws -> DatabaseCheck {
         try await offPool {
@@ -22,20 +24,16 @@ struct DatabaseCheck: Sendable {
             if slot.isLost {
                 throw ReplicationError(code: .slotInvalidated, message: "\(writer): replication slot \(configuration.slot) was invalidated (wal_status = lost): run `cache-warmer teardown` and `cache-warmer setup`; the cache epoch will move")
             }
-            try connection.ensurePublication(configuration.publication, tables: configuration.tables.map(\.sql), create: false)
+            let tables = try PublicationSetup.ensure(connection, TableRequirements(configuration), create: false)
             var types = PostgresTypes.builtin
             _ = try PostgresTypeCatalog.register(rows: try connection.execute(PostgresTypeCatalog.query).rows, into: &types)
             var invalidateOnly: Set<TableName> = []
-            for entity in configuration.entities where entity.mode == .writeThrough {
-                let generated = try connection.execute(
-                    "SELECT count(*) FROM pg_attribute WHERE attrelid = '\(entity.table.sql.replacingOccurrences(of: "'", with: "''"))'::regclass AND attgenerated <> '' AND NOT attisdropped")
-                if generated.scalar != "0" {
-                    invalidateOnly.insert(entity.table)
-                    logger.warning("table has generated columns, which the WAL does not carry: its entries are invalidated, not written through", metadata: ["table": "\(entity.table)"])
-                }
+            for entity in configuration.entities where entity.mode == .writeThrough && !(tables[entity.table]?.generatedColumns.isEmpty ?? true) {
+                invalidateOnly.insert(entity.table)
+                logger.warning("table has generated columns, which the WAL does not carry: its entries are invalidated, not written through", metadata: ["table": "\(entity.table.spelling)"])
             }
             let wal = LSN(try connection.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
-            return DatabaseCheck(slot: slot, currentWAL: wal, types: types, invalidateOnly: invalidateOnly)
+            return DatabaseCheck(slot: slot, currentWAL: wal, types: types, invalidateOnly: invalidateOnly, tables: tables)
         }
     }
 }

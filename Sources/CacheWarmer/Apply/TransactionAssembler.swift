@@ -3,7 +3,8 @@ import PostgresReplication
 
 /// Follows the stream's messages: keeps Relation messages, plans each change of the open
 /// transaction as it arrives (so memory holds coalesced writes, not messages), and hands the
-/// transaction over at its Commit. A transaction that grows past ``largeTransactionWrites`` is
+/// transaction over at its Commit. A transaction that grows past ``largeTransactionWrites`` (or
+/// ``largeTransactionBytes`` of rendered rows) is
 /// handed over in parts as invalidation markers (see ``WriteBatch/asMarkers(version:)``), so
 /// memory stays bounded whatever its size.
 struct TransactionAssembler {
@@ -22,9 +23,11 @@ struct TransactionAssembler {
         var commitTime: PostgresTimestamp
     }
 
-    let planner: ChangePlanner
+    private(set) var planner: ChangePlanner
     /// Planned writes an open transaction may hold before it is handed over in parts.
     let largeTransactionWrites: Int
+    /// Rendered row bytes an open transaction may hold before it is handed over in parts.
+    let largeTransactionBytes: Int
     private(set) var relations = RelationCache()
     private var open = WriteBatch()
     private var inTransaction = false
@@ -33,9 +36,18 @@ struct TransactionAssembler {
     /// True once the open transaction was handed over in parts: the rest follows as markers.
     private var large = false
 
-    init(planner: ChangePlanner, largeTransactionWrites: Int = 20_000) {
+    init(planner: ChangePlanner, largeTransactionWrites: Int = 20_000, largeTransactionBytes: Int = 64 << 20) {
         self.planner = planner
         self.largeTransactionWrites = largeTransactionWrites
+        self.largeTransactionBytes = largeTransactionBytes
+    }
+
+    /// A configured table changed shape in the open transaction (its Relation message just
+    /// arrived): see ``ChangePlanner/shapeChanged(_:invalidateOnly:lsn:into:)``; the new shape is
+    /// recorded in Redis with the transaction.
+    mutating func shapeChanged(_ table: TableName, fingerprint: String, invalidateOnly: Bool) {
+        planner.shapeChanged(table, invalidateOnly: invalidateOnly, lsn: .zero, into: &open)
+        open.recordShape(table.sql, fingerprint)
     }
 
     /// Applies one event; returns a completed transaction or a part of a large one, if any.
@@ -49,7 +61,7 @@ struct TransactionAssembler {
             return nil
         case .message(let message, _, _):
             if let committed = try apply(message) { return .committed(committed) }
-            guard inTransaction, open.writeCount >= largeTransactionWrites else { return nil }
+            guard inTransaction, open.writeCount >= largeTransactionWrites || open.payloadBytes >= largeTransactionBytes else { return nil }
             large = true
             defer { open = WriteBatch() }
             return .part(open.asMarkers(version: finalLSN.advanced(by: 1)))

@@ -4,6 +4,9 @@ public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable {
         /// Another worker began a newer cache epoch, or Redis lost the epoch key while running.
         case epochChanged = "epoch-changed"
+        /// Redis lost writes it had confirmed while the worker ran (its checkpoint went back):
+        /// a new epoch begins.
+        case cacheWentBack = "cache-went-back"
         /// The database is not set up (slot, publication, wal_level).
         case notSetUp = "not-set-up"
         /// A script answered something the contract does not allow.

@@ -38,6 +38,14 @@ public struct WriteBatch: Sendable {
     public private(set) var changes = 0
     /// Each transaction's commit time, for the commit-to-Redis latency.
     public private(set) var commitTimes: [PostgresTimestamp] = []
+    /// Bytes of row JSON the batch holds (its memory is bounded by this, see
+    /// `WorkerConfiguration.maxTransactionBytes`).
+    public private(set) var payloadBytes = 0
+    /// Table shapes to record once the batch is applied (`<ns>:meta:shape` field -> fingerprint).
+    public private(set) var shapes: [String: String] = [:]
+    /// Keys some row arrived at (insert, or update to that key) in the transaction being
+    /// planned; only an open transaction's batch keeps them.
+    private var arrived: Set<String> = []
 
     /// An empty batch.
     public init() {}
@@ -48,10 +56,34 @@ public struct WriteBatch: Sendable {
     /// Writes that will be sent (after coalescing).
     public var writeCount: Int { rows.count + fences.count }
 
-    /// Records a row write at `lsn`.
-    public mutating func write(_ write: RowWrite, key: String, lsn: LSN, ttl entryTTL: Double?) {
+    /// Records a row write at `lsn`; `arrival` marks a row that now stands at `key` (insert, or
+    /// update to that key), as opposed to one that left it.
+    public mutating func write(_ write: RowWrite, key: String, lsn: LSN, ttl entryTTL: Double?, arrival: Bool = false) {
+        if case .set(let row)? = rows[key]?.write { payloadBytes -= row.utf8.count }
+        if case .set(let row) = write { payloadBytes += row.utf8.count }
         rows[key] = PlannedRow(write: write, lsn: lsn, ttl: entryTTL)
+        if arrival { arrived.insert(key) }
         changes += 1
+    }
+
+    /// Records `fingerprint` as the shape of the table whose shape field is `field`.
+    public mutating func recordShape(_ field: String, _ fingerprint: String) {
+        shapes[field] = fingerprint
+    }
+
+    /// True when a row arrived at `key` earlier in the transaction being planned.
+    public func arrivedInTransaction(_ key: String) -> Bool {
+        arrived.contains(key)
+    }
+
+    /// A TRUNCATE in the transaction being planned: the rows it wrote so far under `prefix` (one
+    /// entity's keys) were removed with the table's contents, so they become invalidation markers.
+    public mutating func truncated(rowsWithPrefix prefix: String) {
+        for (key, planned) in rows where key.hasPrefix(prefix) {
+            if case .set(let row) = planned.write { payloadBytes -= row.utf8.count }
+            rows[key]?.write = .invalidate
+            arrived.remove(key)
+        }
     }
 
     /// Moves `fence` (of cached query `query`, nil for an entity fence) to at least `lsn`.
@@ -64,12 +96,15 @@ public struct WriteBatch: Sendable {
     /// writes take that version (the one every change of the transaction carries).
     public mutating func merge(_ transaction: WriteBatch, committedAt endLSN: LSN, time: PostgresTimestamp) {
         for (key, planned) in transaction.rows {
+            if case .set(let row)? = rows[key]?.write { payloadBytes -= row.utf8.count }
+            if case .set(let row) = planned.write { payloadBytes += row.utf8.count }
             rows[key] = PlannedRow(write: planned.write, lsn: endLSN, ttl: planned.ttl)
         }
         for fence in transaction.fences.keys {
             bump(fence, lsn: endLSN)
         }
         movedQueries.formUnion(transaction.movedQueries)
+        shapes.merge(transaction.shapes) { $1 }
         changes += transaction.changes
         commit(endLSN, at: time)
     }
@@ -87,6 +122,7 @@ public struct WriteBatch: Sendable {
             markers.fences[fence] = version
         }
         markers.movedQueries = movedQueries
+        markers.shapes = shapes
         markers.changes = changes
         return markers
     }

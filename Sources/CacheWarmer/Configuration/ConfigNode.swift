@@ -70,6 +70,31 @@ final class ConfigNode {
         return number
     }
 
+    /// A size: an integer of bytes, or a string like `64MiB`, `512kB`, `1GB` (k/M/G are 1024
+    /// multiples, as in Postgres' memory settings).
+    func bytes(default fallback: Int, range: ClosedRange<Int>) -> Int {
+        guard isPresent else { return fallback }
+        var number: Int?
+        if let integer = value as? Int {
+            number = integer
+        } else if let text = value as? String {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+            let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+            let multipliers: [String: Int] = ["": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20, "gb": 1 << 30, "gib": 1 << 30]
+            if let value = Int(digits), let multiplier = multipliers[unit] { number = value.multipliedReportingOverflow(by: multiplier).overflow ? nil : value * multiplier }
+        }
+        guard let number else {
+            report.add(path, "must be a size: bytes, or a number with kB, MB or GB (e.g. 64MB)")
+            return fallback
+        }
+        guard range.contains(number) else {
+            report.add(path, "must be between \(range.lowerBound) and \(range.upperBound) bytes, got \(number)")
+            return fallback
+        }
+        return number
+    }
+
     func stringList() -> [String]? {
         guard isPresent else { return nil }
         if let single = value as? String { return [single] }

@@ -1,17 +1,25 @@
 import Foundation
 
-/// A table named as in SQL: `public."Order"`, `"Order"`, `orders` (unquoted names fold to lower
-/// case, as Postgres does; no schema means `public`).
+/// A table named as in SQL: `public."Order"`, `"Order"`, `orders`. Names follow Postgres'
+/// identifier rules (PostgreSQL documentation, "Identifiers and Key Words"): unquoted names fold
+/// ASCII letters to lower case and nothing else; quoted names keep every character (`""` is a
+/// quote); both are truncated to 63 bytes (NAMEDATALEN - 1); no schema means `public`.
 public struct TableName: Hashable, Sendable, CustomStringConvertible {
     /// The schema (`public` when not given).
     public var schema: String
     /// The table's name, exactly as stored in the catalog.
     public var name: String
+    /// The table as the configuration wrote it, for messages (not part of equality).
+    public let spelling: String
+
+    /// The longest identifier Postgres keeps, in bytes (NAMEDATALEN - 1).
+    static let maximumIdentifierBytes = 63
 
     /// Makes a table name from catalog spellings.
     public init(schema: String, name: String) {
         self.schema = schema
         self.name = name
+        self.spelling = "\(Self.quote(schema)).\(Self.quote(name))"
     }
 
     /// Parses `schema.table` with optional double quotes on either part; nil when malformed.
@@ -20,18 +28,19 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
         var current = ""
         var quoted = false
         var wasQuoted = false
-        var characters = Array(text.trimmingCharacters(in: .whitespaces))[...]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var characters = Array(trimmed.unicodeScalars)[...]
         while let character = characters.popFirst() {
             if quoted {
                 if character == "\"" {
                     if characters.first == "\"" {
-                        current.append("\"")
+                        current.unicodeScalars.append("\"")
                         characters.removeFirst()
                     } else {
                         quoted = false
                     }
                 } else {
-                    current.append(character)
+                    current.unicodeScalars.append(character)
                 }
             } else if character == "\"" {
                 guard current.isEmpty else { return nil }
@@ -39,21 +48,24 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
                 wasQuoted = true
             } else if character == "." {
                 guard !current.isEmpty else { return nil }
-                parts.append(current)
+                parts.append(Self.truncated(current))
                 current = ""
                 wasQuoted = false
             } else {
-                guard !wasQuoted, character.isLetter || character.isNumber || character == "_" || character == "$" else { return nil }
-                current.append(Character(character.lowercased()))
+                guard !wasQuoted, Self.isIdentifierCharacter(character, first: current.isEmpty) else { return nil }
+                // Only ASCII letters fold, as in Postgres' downcase_identifier for UTF-8.
+                let folded = ("A"..."Z").contains(character) ? Unicode.Scalar(character.value + 32)! : character
+                current.unicodeScalars.append(folded)
             }
         }
         guard !quoted, !current.isEmpty else { return nil }
-        parts.append(current)
+        parts.append(Self.truncated(current))
         switch parts.count {
-        case 1: self.init(schema: "public", name: parts[0])
-        case 2: self.init(schema: parts[0], name: parts[1])
+        case 1: (schema, name) = ("public", parts[0])
+        case 2: (schema, name) = (parts[0], parts[1])
         default: return nil
         }
+        spelling = trimmed
     }
 
     /// The name as SQL, both parts quoted: `"public"."Order"`.
@@ -63,6 +75,37 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         "\(schema).\(name)"
+    }
+
+    public static func == (lhs: TableName, rhs: TableName) -> Bool {
+        lhs.schema == rhs.schema && lhs.name == rhs.name
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(schema)
+        hasher.combine(name)
+    }
+
+    /// Unquoted identifiers: a letter (any non-ASCII character counts as one) or `_` first, then
+    /// also digits and `$`.
+    private static func isIdentifierCharacter(_ character: Unicode.Scalar, first: Bool) -> Bool {
+        if character.value >= 0x80 { return true }
+        if ("a"..."z").contains(character) || ("A"..."Z").contains(character) || character == "_" { return true }
+        return !first && (("0"..."9").contains(character) || character == "$")
+    }
+
+    /// `identifier` cut to 63 bytes on a character boundary, as Postgres does.
+    private static func truncated(_ identifier: String) -> String {
+        guard identifier.utf8.count > maximumIdentifierBytes else { return identifier }
+        var result = ""
+        var bytes = 0
+        for scalar in identifier.unicodeScalars {
+            let size = String(scalar).utf8.count
+            guard bytes + size <= maximumIdentifierBytes else { break }
+            result.unicodeScalars.append(scalar)
+            bytes += size
+        }
+        return result
     }
 
     private static func quote(_ identifier: String) -> String {

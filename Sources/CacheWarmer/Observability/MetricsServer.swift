@@ -40,9 +40,16 @@ public struct MetricsServer: Service {
         switch path {
         case "/metrics": (200, registry.emitToString())
         case "/healthz": (200, "ok\n")
-        case "/readyz": metrics.isStreaming ? (200, "ready\n") : (503, "not streaming\n")
+        case "/readyz": readiness(metrics)
         default: (404, "not found\n")
         }
+    }
+
+    /// 200 while the worker streams with nothing wrong; else 503 with the reasons, one a line.
+    static func readiness(_ metrics: WorkerMetrics) -> (Int, String) {
+        guard metrics.isStreaming else { return (503, "not streaming\n") }
+        let reasons = metrics.notReadyReasons
+        return reasons.isEmpty ? (200, "ready\n") : (503, reasons.joined(separator: "\n") + "\n")
     }
 
     /// A listening socket; `serve` answers one request per connection until `close`.

@@ -34,6 +34,7 @@ public final class WorkerMetrics: Sendable {
 
     private let streaming = Atomic<Int>(0)
     private let latencySeconds = Mutex<[Double]>([])
+    private let conditions = Mutex<[String: String]>([:])
 
     /// Samples kept for quantiles (the most recent).
     static let sampleLimit = 100_000
@@ -43,6 +44,17 @@ public final class WorkerMetrics: Sendable {
 
     /// True while the worker streams (for `/readyz`).
     public var isStreaming: Bool { streaming.load(ordering: .relaxed) > 0 }
+
+    /// Why the worker is not ready although it may be streaming (waiting for Redis, a table it
+    /// can no longer follow), one line per condition, sorted; empty when nothing is wrong.
+    public var notReadyReasons: [String] {
+        conditions.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" } }
+    }
+
+    /// Sets (`reason` non-nil) or clears the not-ready condition `name` (e.g. `redis`).
+    public func setCondition(_ name: String, _ reason: String?) {
+        conditions.withLock { $0[name] = reason }
+    }
 
     func streamingStarted() {
         streaming.add(1, ordering: .relaxed)

@@ -11,6 +11,14 @@ public enum TupleValue: Hashable, Sendable {
     /// The column's binary send form (`b`, only with `binary 'true'`).
     case binary(ByteBuffer)
 
+    /// Bytes of the value as sent (0 for null and unchanged TOAST).
+    public var byteCount: Int {
+        switch self {
+        case .null, .unchangedToast: 0
+        case .text(let buffer), .binary(let buffer): buffer.readableBytes
+        }
+    }
+
     /// The text value as a String (nil for other kinds or invalid UTF-8).
     public var textValue: String? {
         guard case .text(let buffer) = self else { return nil }
