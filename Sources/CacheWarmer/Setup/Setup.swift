@@ -29,8 +29,7 @@ public enum Setup {
         return try await offPool {
             let connection = try adminConnection(writer)
             try connection.requireLogicalWAL()
-            let tables = configuration.tables.map(\.sql)
-            try connection.ensurePublication(configuration.publication, tables: tables, create: true)
+            try PublicationSetup.ensure(connection, TableRequirements(configuration), create: true)
             try refuseLostSlot(connection, slot: configuration.slot)
             let (slot, created) = try connection.createSlotIfMissing(configuration.slot)
             return Report(
