@@ -63,7 +63,8 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
         // Queries with `rewarm: N` get their N most-read entries recomputed after their fences move.
         var rewarmer: HotQueryRewarmer?
         var reads: CacheReads?
-        if !replay && configuration.queries.contains(where: { $0.rewarm > 0 }) {
+        let warmsQueries = configuration.resyncOnNewEpoch && ResyncCommand.needsQueries(configuration, [])
+        if !replay && (configuration.queries.contains(where: { $0.rewarm > 0 }) || warmsQueries) {
             let readsClient = try CacheReads(configuration: CacheReadsConfiguration(worker: configuration), logger: logger)
             reads = readsClient
             rewarmer = try HotQueryRewarmer(reads: readsClient, logger: logger)
@@ -71,7 +72,14 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
         let notify = rewarmer
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let worker = Worker(configuration: configuration, logger: logger) { queries in notify?.fencesMoved(queries) }
+        // `resync: on_new_epoch`: a new epoch starts a background resync (streaming does not wait).
+        let workerMetrics = WorkerMetrics()
+        let warmUp = !replay && configuration.resyncOnNewEpoch
+            ? WarmUpService(configuration: configuration, metrics: workerMetrics, logger: logger, queryFill: warmsQueries ? reads.map(queryFill) : nil)
+            : nil
+        let worker = Worker(
+            configuration: configuration, logger: logger, metrics: workerMetrics, fencesMoved: { queries in notify?.fencesMoved(queries) },
+            epochBegan: { epoch in warmUp?.epochBegan(epoch) })
         let metrics = MetricsServer(port: configuration.metricsPort, metrics: worker.metrics, registry: registry, logger: logger)
         let service = WorkerService(worker: worker, options: options) { summary in
             logger.info("run finished", metadata: [
@@ -87,6 +95,9 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
         }
         if let reads, let rewarmer {
             services += [.init(service: reads), .init(service: rewarmer)]
+        }
+        if let warmUp {
+            services.append(.init(service: warmUp))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -94,7 +94,8 @@ struct BulkContext: Sendable {
     func waitForCheckpoint(_ redis: RedisClient, to target: LSN, limit: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now.advanced(by: limit)
         while true {
-            if let checkpoint = try await checkpoint(redis), checkpoint >= target { return true }
+            guard let checkpoint = try await checkpoint(redis) else { return false }  // no worker in this epoch yet
+            if checkpoint >= target { return true }
             guard ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -161,6 +161,7 @@ public final class Resync: Sendable {
             ])
         }
         let commands = context.commands(for: entity)
+        let retryReader = context.reader()
         var after = position.after
         var rowsDone = position.rows
         let chunkRows = max(1, options.chunkRows)
@@ -173,7 +174,10 @@ public final class Resync: Sendable {
             pending = isLast ? nil : readTask(scan, reader: reader, redis: redis, after: last, rows: chunkRows)
             do {
                 rowsDone += chunk.rows.count
-                try await write(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch, position: (positionKey, scope, last ?? after, rowsDone, isLast))
+                var counts = try await fill(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch)
+                try await retryRefused(&counts, scan: scan, commands: commands, redis: redis, reader: retryReader, epoch: epoch)
+                try await savePosition(redis, position: (positionKey, scope, last ?? after, rowsDone, isLast), ttl: commands.ttl.entry, epoch: epoch)
+                progress.add(scan.entity.name, rows: chunk.rows.count, filled: counts.filled, alreadyNewer: counts.newer, skipped: counts.skipped + counts.refused.count)
             } catch {
                 pending?.cancel()
                 _ = try? await pending?.value
@@ -230,44 +234,78 @@ public final class Resync: Sendable {
         }
     }
 
-    private func write(
-        _ chunk: VersionedRows, scan: EntityScan, commands: CacheCommands, redis: RedisClient, epoch: Int64,
-        position: (key: String, scope: String, after: [String]?, rows: Int, done: Bool)
-    ) async throws {
-        var calls: [RedisScriptCall] = []
-        var skipped = 0
-        if let lsn = chunk.lsn {
-            calls.reserveCapacity(chunk.rows.count)
-            for row in chunk.rows {
-                do {
-                    calls.append(commands.fillRow(try scan.entryKey(row.key, keys: commands.keys), row: row.json, lsn: lsn, epoch: epoch))
-                } catch {
-                    // A key the worker cannot render either (e.g. a NULL part): it has no entry.
-                    skipped += 1
-                    context.logger.warning("resync: a row's key cannot be rendered; not cached", metadata: ["entity": "\(scan.name)", "key": "\(row.key)", "error": "\(error)"])
-                }
-            }
-        } else {
-            skipped = chunk.rows.count
-        }
+    /// What the fills of a chunk did; `refused` are the keys refused as below the floor or the
+    /// worker's checkpoint (the checkpoint moved past the chunk's version before the fill).
+    private struct FillCounts {
         var filled = 0
         var newer = 0
-        if !calls.isEmpty {
-            let replies = try await redis.evaluate(calls, inline: false)
-            for reply in replies {
-                switch try FillOutcome(reply: reply) {
-                case .filled: filled += 1
-                case .refusedByEntry: newer += 1
-                case .refusedByFence, .refusedByFloor: skipped += 1
-                case .refusedByEpoch:
-                    throw WorkerError(code: .epochChanged, message: "fill refused: epoch \(epoch) is no longer current")
-                }
+        var skipped = 0
+        var refused: [[String]] = []
+    }
+
+    private func fill(_ chunk: VersionedRows, scan: EntityScan, commands: CacheCommands, redis: RedisClient, epoch: Int64) async throws -> FillCounts {
+        var counts = FillCounts()
+        guard let lsn = chunk.lsn else {
+            counts.skipped = chunk.rows.count
+            return counts
+        }
+        var calls: [RedisScriptCall] = []
+        var keys: [[String]] = []
+        calls.reserveCapacity(chunk.rows.count)
+        for row in chunk.rows {
+            do {
+                calls.append(commands.fillRow(try scan.entryKey(row.key, keys: commands.keys), row: row.json, lsn: lsn, epoch: epoch))
+                keys.append(row.key)
+            } catch {
+                // A key the worker cannot render either (e.g. a NULL part): it has no entry.
+                counts.skipped += 1
+                context.logger.warning("resync: a row's key cannot be rendered; not cached", metadata: ["entity": "\(scan.name)", "key": "\(row.key)", "error": "\(error)"])
             }
         }
+        guard !calls.isEmpty else { return counts }
+        let replies = try await redis.evaluate(calls, inline: false)
+        for (reply, key) in zip(replies, keys) {
+            switch try FillOutcome(reply: reply) {
+            case .filled: counts.filled += 1
+            case .refusedByEntry: counts.newer += 1
+            case .refusedByFence: counts.skipped += 1
+            case .refusedByFloor: counts.refused.append(key)
+            case .refusedByEpoch:
+                throw WorkerError(code: .epochChanged, message: "fill refused: epoch \(epoch) is no longer current")
+            }
+        }
+        return counts
+    }
+
+    /// Reads the refused rows again by key once the reader has replayed the checkpoint as it is
+    /// now, and fills them; a few times, as the worker's checkpoint keeps moving under writes.
+    private func retryRefused(_ counts: inout FillCounts, scan: EntityScan, commands: CacheCommands, redis: RedisClient, reader: VersionedReader, epoch: Int64) async throws {
+        var attempt = 0
+        while !counts.refused.isEmpty && attempt < 8 {
+            attempt += 1
+            let meta = try await context.meta(redis)
+            let minimum = max(meta.checkpoint ?? .zero, meta.floor ?? .zero)
+            guard try await context.waitForReplay(reader, to: minimum, limit: options.replayWait) else { break }
+            let keys = counts.refused
+            let chunk = try await offPool { try reader.read(scan.select(keys: keys)) }
+            counts.refused = []
+            let again = try await fill(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch)
+            counts.filled += again.filled
+            counts.newer += again.newer
+            counts.skipped += again.skipped
+            counts.refused = again.refused
+        }
+        if !counts.refused.isEmpty {
+            context.logger.notice("resync: rows refused below the worker's checkpoint after retries; not cached", metadata: [
+                "entity": "\(scan.name)", "rows": "\(counts.refused.count)",
+            ])
+        }
+    }
+
+    private func savePosition(_ redis: RedisClient, position: (key: String, scope: String, after: [String]?, rows: Int, done: Bool), ttl: Duration, epoch: Int64) async throws {
         var save = ["HSET", position.key, "epoch", String(epoch), "scope", position.scope, "rows", String(position.rows), "done", position.done ? "1" : "0"]
         if let after = position.after { save += ["after", CanonicalJSON.render(.array(after.map { .string($0) }))] }
-        _ = try await redis.pipeline([save, ["PEXPIRE", position.key, String(max(1, Int64(commands.ttl.entry / .milliseconds(1))))]])
-        progress.add(scan.entity.name, rows: chunk.rows.count, filled: filled, alreadyNewer: newer, skipped: skipped)
+        _ = try await redis.pipeline([save, ["PEXPIRE", position.key, String(max(1, Int64(ttl / .milliseconds(1))))]])
     }
 
     // MARK: - Queries
