@@ -93,6 +93,20 @@ import Testing
         #expect(bad.contains { $0.message.contains("lacks SELECT: GRANT SELECT ON \"public\".\"\(table)\" TO") })
     }
 
+    @Test func aSchemaWithoutUsageIsNamedWithItsGrant() throws {
+        let writer = try StackEnvironment.require("DB_WRITER_URL")
+        let schema = StackEnvironment.uniqueName("t_check_schema")
+        let connection = try StackEnvironment.writerConnection()
+        try connection.execute("CREATE SCHEMA \(schema); CREATE TABLE \(schema).t (id int PRIMARY KEY)")
+        defer { _ = try? connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
+        let table = TableName(schema: schema, name: "t")
+        #expect(!DeploymentCheck.writer(writer, tables: [table]).contains { $0.verdict == .fail })
+        try connection.execute("REVOKE USAGE ON SCHEMA \(schema) FROM CURRENT_USER")
+        let failed = DeploymentCheck.writer(writer, tables: [table]).filter { $0.verdict == .fail }
+        #expect(failed.count == 1, "\(failed)")
+        #expect(failed.first?.message.contains("lacks USAGE on schema \"\(schema)\": GRANT USAGE ON SCHEMA \"\(schema)\" TO") == true, "\(failed)")
+    }
+
     @Test func unreachableServersAreOneFailingLineEach() {
         let writer = DeploymentCheck.writer("postgres://nobody:secret@127.0.0.1:1/none", tables: [])
         #expect(writer.count == 1 && writer[0].verdict == .fail)

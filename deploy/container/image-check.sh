@@ -5,7 +5,8 @@
 # copies the release binary in, and from inside it (chroot, as the image's non-root user):
 #   - checks that every shared library the binary needs resolves (ldd),
 #   - runs `cache-warmer check` against the local stack,
-#   - runs `setup`, then the worker on its own slot, asks the Dockerfile's HEALTHCHECK command,
+#   - runs `setup`, then the worker on its own slot in a read-only view of the root (the task
+#     definition's ReadonlyRootFilesystem), asks the Dockerfile's HEALTHCHECK command,
 #     scrapes /metrics and checks the alarmed metric names against it, stops it with SIGTERM
 #     (exit 0 expected) and tears the slot down.
 # Usage: deploy/container/image-check.sh BINARY   (a --static-swift-stdlib release build)
@@ -23,6 +24,7 @@ done
 
 work=.build-deploy/image-check
 root="$work/root"
+readonly_root="$work/readonly"
 venv=.build-deploy/venv
 mkdir -p "$work/debs"
 
@@ -40,9 +42,22 @@ echo "image-check: Debian mirror $mirror"
 command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 
 mounted=""
+readonly_mounted=""
 worker_pid=""
+set_up=""
 cleanup() {
-    [[ -n "$worker_pid" ]] && kill "$worker_pid" 2>/dev/null || true
+    if [[ -n "$worker_pid" ]]; then
+        kill "$worker_pid" 2>/dev/null || true
+        wait "$worker_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$set_up" ]]; then
+        image_root="$root"
+        in_image cache-warmer teardown --drop-publication >/dev/null 2>&1 || true
+    fi
+    if [[ -n "$readonly_mounted" ]]; then
+        umount "$readonly_root/proc" 2>/dev/null || true
+        umount "$readonly_root" 2>/dev/null || true
+    fi
     [[ -n "$mounted" ]] && umount "$root/proc" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -73,8 +88,9 @@ sed -e "s/^slot: .*/slot: $unique/" -e "s/^publication: .*/publication: ${unique
     -e "s/^namespace: .*/namespace: ${unique//_/-}/" -e "s/^metrics_port: .*/metrics_port: $port/" \
     deploy/cache-warmer.yaml | install -D -m 0644 /dev/stdin "$root/etc/cache-warmer/cache-warmer.yaml"
 
+image_root="$root"
 in_image() {
-    chroot --userspec=10001:10001 "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
+    chroot --userspec=10001:10001 "$image_root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
         CACHE_WARMER_CONFIG=/etc/cache-warmer/cache-warmer.yaml \
         DB_WRITER_URL="$DB_WRITER_URL" DB_READER_URL="$DB_READER_URL" REDIS_URL="$REDIS_URL" "$@"
 }
@@ -83,7 +99,14 @@ echo "image-check: cache-warmer check (inside the root)"
 in_image cache-warmer check
 
 echo "image-check: setup, worker, health check, /metrics, SIGTERM, teardown"
+set_up=1
 in_image cache-warmer setup
+mkdir -p "$readonly_root"
+mount --bind "$root" "$readonly_root"
+readonly_mounted=1
+mount -o remount,bind,ro "$readonly_root"
+mount -t proc proc "$readonly_root/proc"
+image_root="$readonly_root"
 in_image cache-warmer run --log-format json 2>"$work/worker.log" &
 worker_pid=$!
 healthcheck="$(sed -n 's/.*CMD \["\/bin\/bash", "-c", "\(.*\)"\]$/\1/p' deploy/container/Dockerfile | sed -e 's/\\\\/\\/g' -e "s/9187/$port/")"
@@ -102,5 +125,7 @@ status=0
 wait "$worker_pid" || status=$?
 worker_pid=""
 [[ $status -eq 0 ]] || { echo "image-check: FAIL: the worker exited $status on SIGTERM" >&2; tail -20 "$work/worker.log" >&2; exit 1; }
+image_root="$root"
 in_image cache-warmer teardown --drop-publication
+set_up=""
 echo "image-check: ok (Debian 12 minbase + $packages runs cache-warmer)"

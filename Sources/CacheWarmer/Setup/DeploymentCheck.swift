@@ -31,6 +31,12 @@ public enum DeploymentCheck {
                     rdsReplicationMember: role.rows.first?.last.flatMap { $0 }.map { $0 == "t" }))
             var access: [DeploymentRules.TableAccess] = []
             for table in tables {
+                let schema = "'" + table.schema.replacingOccurrences(of: "'", with: "''") + "'"
+                let usage = try connection.execute("SELECT coalesce(bool_or(has_schema_privilege(oid, 'USAGE')), true) FROM pg_namespace WHERE nspname = \(schema)")
+                guard usage.scalar == "t" else {
+                    access.append(.init(table: table, exists: false, select: false, schemaUsage: false))
+                    continue
+                }
                 let literal = "'" + table.sql.replacingOccurrences(of: "'", with: "''") + "'"
                 let result = try connection.execute(
                     "SELECT to_regclass(\(literal)) IS NOT NULL, coalesce(has_table_privilege(to_regclass(\(literal)), 'SELECT'), false)")

@@ -52,12 +52,16 @@ public enum DeploymentRules {
         public var exists: Bool
         /// True when the role has `SELECT` on it.
         public var select: Bool
+        /// False when the role lacks `USAGE` on the table's schema (then `exists` and `select`
+        /// are unknown and false).
+        public var schemaUsage: Bool
 
         /// Makes a table's access record.
-        public init(table: TableName, exists: Bool, select: Bool) {
+        public init(table: TableName, exists: Bool, select: Bool, schemaUsage: Bool = true) {
             self.table = table
             self.exists = exists
             self.select = select
+            self.schemaUsage = schemaUsage
         }
     }
 
@@ -65,6 +69,11 @@ public enum DeploymentRules {
     /// the publication covers; the re-warmer and the readers query them).
     public static func tableAccess(role: String, _ tables: [TableAccess]) -> [DeploymentFinding] {
         var findings: [DeploymentFinding] = []
+        let schemas = Array(Set(tables.filter { !$0.schemaUsage }.map { "\"" + $0.table.schema.replacingOccurrences(of: "\"", with: "\"\"") + "\"" })).sorted()
+        if !schemas.isEmpty {
+            findings.append(DeploymentFinding(.fail, "writer", "role \(role) lacks USAGE on schema \(schemas.joined(separator: ", ")): GRANT USAGE ON SCHEMA \(schemas.joined(separator: ", ")) TO \(role)"))
+        }
+        let tables = tables.filter(\.schemaUsage)
         let missing = tables.filter { !$0.exists }.map(\.table.description)
         let unreadable = tables.filter { $0.exists && !$0.select }.map(\.table.sql)
         if !missing.isEmpty {
