@@ -10,6 +10,9 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
     var password: String?
     var database: String?
     var sslMode: String
+    /// libpq's `sslrootcert`: a PEM file with the CAs that verify the server (nil or `system`:
+    /// the system's trust store).
+    var sslRootCert: String?
 
     init(_ text: String) throws(CacheReadsError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
@@ -25,6 +28,7 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         let path = components.path.drop(while: { $0 == "/" })
         self.database = path.isEmpty ? nil : String(path)
         self.sslMode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        self.sslRootCert = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
     }
 
     /// `host:port/database`, no credentials.
@@ -39,7 +43,14 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
         case "disable", "allow": tls = .disable
         case "require", "verify-ca", "verify-full":
             var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            if sslMode == "require" { tlsConfiguration.certificateVerification = .none }
+            // As libpq: require with a root certificate verifies the chain like verify-ca;
+            // verify-full also checks the host name against the certificate.
+            switch sslMode {
+            case "require" where sslRootCert == nil: tlsConfiguration.certificateVerification = .none
+            case "require", "verify-ca": tlsConfiguration.certificateVerification = .noHostnameVerification
+            default: tlsConfiguration.certificateVerification = .fullVerification
+            }
+            if let sslRootCert, sslRootCert != "system" { tlsConfiguration.trustRoots = .file(sslRootCert) }
             tls = .require(tlsConfiguration)
         default:
             var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
