@@ -112,6 +112,68 @@ import Testing
         #expect(batch.rows.isEmpty)
     }
 
+    @Test func keysSwappedInOneTransactionNeverTombstoneARowThatStands() throws {
+        // Row p moves 1 -> 2, then row q moves 2 -> 1 (a deferred primary key allows it): key 2
+        // was left by q after p arrived there, so the stream cannot say it is empty.
+        let batch = try plan([
+            .update(Self.order, old: .full(Self.tuple("1", "10", "p")), new: Self.tuple("2", "10", "p")),
+            .update(Self.order, old: .full(Self.tuple("2", "20", "q")), new: Self.tuple("1", "20", "q")),
+        ])
+        #expect(batch.rows["cw:order:1"]?.write == .set(row: #"{"id": 1, "note": "q", "userId": 20}"#))
+        #expect(batch.rows["cw:order:2"]?.write == .invalidate)
+    }
+
+    @Test func aKeyChangeThenADeleteMarksTheKeyItLeft() throws {
+        let batch = try plan([
+            .insert(Self.order, new: Self.tuple("5", "1", "x")),
+            .update(Self.order, old: .key(Self.tuple("3", nil, nil)), new: Self.tuple("5", "2", "y")),
+            .delete(Self.order, old: .key(Self.tuple("5", nil, nil))),
+        ])
+        #expect(batch.rows["cw:order:3"]?.write == .tombstone, "nothing arrived at 3 in this transaction")
+        #expect(batch.rows["cw:order:5"]?.write == .invalidate, "two rows stood at 5 in the transaction; the stream cannot say which one left")
+    }
+
+    @Test func rowsWrittenBeforeATruncateInTheSameTransactionBecomeMarkers() throws {
+        let batch = try plan([
+            .insert(Self.order, new: Self.tuple("7", "1", nil)),
+            .truncate([Self.order]),
+            .insert(Self.order, new: Self.tuple("8", "1", nil)),
+        ])
+        #expect(batch.rows["cw:order:7"]?.write == .invalidate, "the fence at the commit would not void a write at the commit")
+        #expect(batch.rows["cw:order:8"]?.write == .set(row: #"{"id": 8, "note": null, "userId": 1}"#))
+        #expect(batch.payloadBytes == #"{"id": 8, "note": null, "userId": 1}"#.utf8.count)
+    }
+
+    @Test func aRowThatCannotBeAddressedStillMovesItsQueriesFences() throws {
+        var configuration = Self.configuration()
+        configuration.entities.append(EntityConfiguration(name: "product", table: TableName(schema: "public", name: "Product")))
+        let batch = try plan([.insert(Self.product, new: Self.tuple(nil, "garden"))], configuration: configuration)
+        #expect(Set(batch.fences.keys.map(\.key)) == ["cw:fence:product", "cw:fence:catalog-page:category=garden"])
+    }
+
+    @Test func aRowLargerThanTheEntryLimitIsInvalidatedNotRendered() throws {
+        var configuration = Self.configuration()
+        configuration.maxEntryBytes = 1024
+        let batch = try plan([
+            .insert(Self.order, new: Self.tuple("1", "1", String(repeating: "x", count: 1023))),
+            .insert(Self.order, new: Self.tuple("2", "1", String(repeating: "x", count: 1000))),
+        ], configuration: configuration)
+        #expect(batch.rows["cw:order:1"]?.write == .invalidate)
+        #expect(batch.rows["cw:order:2"]?.write != .invalidate)
+    }
+
+    @Test func aShapeChangeMovesTheEntityAndQueryFences() throws {
+        var configuration = Self.configuration()
+        configuration.entities.append(EntityConfiguration(name: "product", table: TableName(schema: "public", name: "Product")))
+        var planner = try ChangePlanner(configuration: configuration)
+        var batch = WriteBatch()
+        planner.shapeChanged(TableName(schema: "public", name: "Product"), invalidateOnly: true, lsn: LSN(0x42), into: &batch)
+        #expect(batch.fences.mapValues { $0 }.count == 2)
+        #expect(Set(batch.fences.keys.map(\.key)) == ["cw:fence:product", "cw:fence:catalog-page"])
+        planner.plan(.insert(Self.product, new: Self.tuple("1", "home")), lsn: LSN(0x43), into: &batch)
+        #expect(batch.rows["cw:product:1"]?.write == .invalidate, "generated columns: invalidate only")
+    }
+
     @Test func mergeGivesEveryWriteTheCommitVersion() throws {
         let transaction = try plan([.insert(Self.order, new: Self.tuple("7", "1", nil)), .insert(Self.product, new: Self.tuple("1", "home"))])
         var batch = WriteBatch()

@@ -83,6 +83,15 @@ final class WorkerHarness: Sendable {
         try await eventually(within: seconds) { (try? self.checkpoint()).flatMap { $0 }.map { $0 >= lsn } == true }
     }
 
+    /// What a reader would see for the row `key` of `entity` (the `read` script with the
+    /// entity fence), as the contract decides it.
+    func read(_ entity: String, _ key: String) throws -> CacheRead {
+        let keys = CacheKeys(namespace: try CacheNamespace(namespace))
+        let name = try EntityName(entity)
+        let call = CacheCommands(keys: keys).read(keys.row(name, KeyPart(key)), fences: [keys.entityFence(name)])
+        return try CacheRead(reply: try redis().evaluate(call))
+    }
+
     func keys(_ pattern: String) throws -> [String] {
         guard case .array(let items) = try redis().command(["KEYS", "\(namespace):\(pattern)"]) else { return [] }
         return items.compactMap(\.text).sorted()

@@ -171,10 +171,13 @@ public final class Worker: Sendable {
             for try await chunk in stream.batches {
                 try await watch.checkIfDue()
                 for event in chunk {
-                    if case .message(.relation(let relation), _, _) = event,
-                        case .shapeChanged(let table, let fingerprint, let invalidateOnly) = try await watch.observe(relation)
-                    {
-                        assembler.shapeChanged(table, fingerprint: fingerprint, invalidateOnly: invalidateOnly)
+                    if case .message(let message, _, _) = event {
+                        if case .relation(let relation) = message,
+                            case .shapeChanged(let table, let fingerprint, let invalidateOnly) = try await watch.observe(relation)
+                        {
+                            assembler.shapeChanged(table, fingerprint: fingerprint, invalidateOnly: invalidateOnly)
+                        }
+                        try watch.checkPlaceable(message)
                     }
                     switch event {
                     case .restarted:

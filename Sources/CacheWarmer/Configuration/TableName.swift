@@ -9,17 +9,18 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
     public var schema: String
     /// The table's name, exactly as stored in the catalog.
     public var name: String
-    /// The table as the configuration wrote it, for messages (not part of equality).
+    /// The table as the configuration wrote it, with the implicit `public.` in front when no
+    /// schema was given, for messages (not part of equality).
     public let spelling: String
 
     /// The longest identifier Postgres keeps, in bytes (NAMEDATALEN - 1).
     static let maximumIdentifierBytes = 63
 
-    /// Makes a table name from catalog spellings.
+    /// Makes a table name from catalog spellings (spelled as SQL would need it: `public."Order"`).
     public init(schema: String, name: String) {
         self.schema = schema
         self.name = name
-        self.spelling = "\(Self.quote(schema)).\(Self.quote(name))"
+        self.spelling = "\(Self.minimallyQuoted(schema)).\(Self.minimallyQuoted(name))"
     }
 
     /// Parses `schema.table` with optional double quotes on either part; nil when malformed.
@@ -61,11 +62,10 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
         guard !quoted, !current.isEmpty else { return nil }
         parts.append(Self.truncated(current))
         switch parts.count {
-        case 1: (schema, name) = ("public", parts[0])
-        case 2: (schema, name) = (parts[0], parts[1])
+        case 1: (schema, name, spelling) = ("public", parts[0], "public." + trimmed)
+        case 2: (schema, name, spelling) = (parts[0], parts[1], trimmed)
         default: return nil
         }
-        spelling = trimmed
     }
 
     /// The name as SQL, both parts quoted: `"public"."Order"`.
@@ -106,6 +106,14 @@ public struct TableName: Hashable, Sendable, CustomStringConvertible {
             bytes += size
         }
         return result
+    }
+
+    /// `identifier` bare when SQL reads it back unchanged, else quoted.
+    private static func minimallyQuoted(_ identifier: String) -> String {
+        let plain = identifier.unicodeScalars.enumerated().allSatisfy { index, scalar in
+            ("a"..."z").contains(scalar) || scalar == "_" || (index > 0 && (("0"..."9").contains(scalar) || scalar == "$"))
+        }
+        return plain && !identifier.isEmpty ? identifier : quote(identifier)
     }
 
     private static func quote(_ identifier: String) -> String {

@@ -32,6 +32,10 @@ struct SchemaWatch {
     private var shapes: [TableName: String]
     /// OIDs of tables that are neither configured nor partitions of a configured table.
     private var unrelated: Set<UInt32> = []
+    /// Partitions of configured tables by OID, with their configured root. pgoutput describes a
+    /// partition (after its root) even when it publishes through the root; a change naming one
+    /// is an error.
+    private(set) var partitions: [UInt32: (partition: TableName, root: TableName)] = [:]
     private var nextCheck: ContinuousClock.Instant
 
     init(configuration: WorkerConfiguration, writer: ConnectionString, tables: [TableName: TableRequirements.TableState], shapes: [TableName: String], logger: Logger) {
@@ -61,10 +65,11 @@ struct SchemaWatch {
         }
         guard configured else {
             guard !unrelated.contains(relation.oid) else { return .unchanged }
-            if let root = try await partitionRoot(relation.oid), requirements.wanted.contains(where: { $0.table == root }) {
-                throw WorkerError(code: .notSetUp, message: "\(writer): changes of \(root.spelling) arrive under its partition \(table.spelling): publication \(configuration.publication) must publish via the partition root (ALTER PUBLICATION \(PostgresConnection.identifier(configuration.publication)) SET (publish_via_partition_root = true))")
+            if let root = try await partitionRoot(relation.oid), let configured = requirements.wanted.first(where: { $0.table == root }) {
+                partitions[relation.oid] = (table, configured.table)
+            } else {
+                unrelated.insert(relation.oid)
             }
-            unrelated.insert(relation.oid)
             return .unchanged
         }
         let tables = try await verify()
@@ -79,6 +84,27 @@ struct SchemaWatch {
         ])
         shapes[table] = fingerprint
         return .shapeChanged(table, fingerprint: fingerprint, invalidateOnly: !state.generatedColumns.isEmpty)
+    }
+
+    /// Throws when a change names a partition of a configured table instead of the table: the
+    /// publication does not publish through the partition root, and the change cannot be placed.
+    func checkPlaceable(_ message: PGOutputMessage) throws {
+        guard !partitions.isEmpty else { return }
+        let oids: [UInt32]
+        switch message {
+        case .insert(let change): oids = [change.relationOID]
+        case .update(let change): oids = [change.relationOID]
+        case .delete(let change): oids = [change.relationOID]
+        case .truncate(let change): oids = change.relationOIDs
+        default: return
+        }
+        for oid in oids {
+            if let (partition, root) = partitions[oid] {
+                throw WorkerError(
+                    code: .notSetUp,
+                    message: "\(writer): changes of \(root.spelling) arrive under its partition \(partition.spelling): publication \(configuration.publication) must publish via the partition root (ALTER PUBLICATION \(PostgresConnection.identifier(configuration.publication)) SET (publish_via_partition_root = true))")
+            }
+        }
     }
 
     /// Runs the periodic publication check when it is due.

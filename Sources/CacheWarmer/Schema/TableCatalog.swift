@@ -23,7 +23,7 @@ enum TableCatalog {
             WITH wanted(ord, name) AS (VALUES \(wanted.joined(separator: ", "))),
             found AS (SELECT w.ord, c.* FROM wanted w JOIN pg_class c ON c.oid = to_regclass(w.name))
             SELECT f.ord, json_build_object(
-              'oid', f.oid, 'schema', n.nspname, 'name', f.relname, 'kind', f.relkind, 'identity', f.relreplident,
+              'oid', f.oid::bigint, 'schema', n.nspname, 'name', f.relname, 'kind', f.relkind, 'identity', f.relreplident,
               'columns', (SELECT coalesce(json_agg(a.attname ORDER BY a.attnum), '[]') FROM pg_attribute a
                           WHERE a.attrelid = f.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
               'generated', (SELECT coalesce(json_agg(a.attname ORDER BY a.attnum), '[]') FROM pg_attribute a
@@ -31,8 +31,8 @@ enum TableCatalog {
               'identity_columns', (SELECT coalesce(json_agg(a.attname ORDER BY a.attnum), '[]') FROM pg_attribute a
                    WHERE a.attrelid = f.oid AND a.attnum > 0 AND NOT a.attisdropped AND (
                      (f.relreplident = 'f' AND a.attgenerated = '')
-                     OR (f.relreplident IN ('d', 'i') AND a.attnum = ANY ((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = f.oid
-                         AND CASE f.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END LIMIT 1))))),
+                     OR (f.relreplident IN ('d', 'i') AND a.attnum = ANY (coalesce((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = f.oid
+                         AND CASE f.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END LIMIT 1), '{}'::int2[]))))),
               'candidates', (SELECT coalesce(json_agg(json_build_object('name', ic.relname, 'columns',
                                (SELECT json_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = f.oid AND a.attnum = ANY (i.indkey::int2[])))), '[]')
                              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
