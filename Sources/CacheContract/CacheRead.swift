@@ -30,20 +30,24 @@ public struct CacheRead: Hashable, Sendable {
     public var maxFence: LSN?
     /// The current epoch (nil when Redis has none: every entry is then invalid).
     public var currentEpoch: Int64?
+    /// The worker's checkpoint at this read (nil when there is none): a fill after this miss
+    /// is cached only at a version at least this high (docs/consistency.md, eviction).
+    public var checkpoint: LSN?
 
     /// Makes a read result.
-    public init(isValid: Bool, state: State, lsn: LSN?, epoch: Int64?, maxFence: LSN?, currentEpoch: Int64?) {
+    public init(isValid: Bool, state: State, lsn: LSN?, epoch: Int64?, maxFence: LSN?, currentEpoch: Int64?, checkpoint: LSN? = nil) {
         self.isValid = isValid
         self.state = state
         self.lsn = lsn
         self.epoch = epoch
         self.maxFence = maxFence
         self.currentEpoch = currentEpoch
+        self.checkpoint = checkpoint
     }
 
-    /// Parses the script's 7-element reply.
+    /// Parses the script's 8-element reply.
     public init(reply: RedisReply) throws(CacheContractError) {
-        let parts = try ScriptReply.array(reply, "read", count: 7)
+        let parts = try ScriptReply.array(reply, "read", count: 8)
         let valid = try ScriptReply.integer(parts[0], "read")
         let state: State
         switch try ScriptReply.integer(parts[1], "read") {
@@ -60,6 +64,7 @@ public struct CacheRead: Hashable, Sendable {
             lsn: try ScriptReply.optionalLSN(parts[2], "read"),
             epoch: try ScriptReply.optionalEpoch(parts[3], "read"),
             maxFence: try ScriptReply.optionalLSN(parts[5], "read"),
-            currentEpoch: try ScriptReply.optionalEpoch(parts[6], "read"))
+            currentEpoch: try ScriptReply.optionalEpoch(parts[6], "read"),
+            checkpoint: try ScriptReply.optionalLSN(parts[7], "read"))
     }
 }

@@ -32,6 +32,7 @@ public final class CacheReads: Sendable, Service {
     private let counters = Mutex(CacheReadsStatistics())
     private let flights = SingleFlight<ReadResult>()
     private let lastFallbackLog = Mutex<ContinuousClock.Instant?>(nil)
+    private let writerPositions = WriterPositions()
 
     /// Validates the configuration and makes the pools; connects nothing until ``run()``.
     public init(configuration: CacheReadsConfiguration, logger: Logger = Logger(label: "cache-reads")) throws(CacheReadsError) {
@@ -59,8 +60,8 @@ public final class CacheReads: Sendable, Service {
         self.entities = entities
         self.queries = queries
         let writerURL = try DatabaseURL(writerText)
-        writer = PostgresClient(configuration: writerURL.clientConfiguration(readOnly: false, settings: configuration), backgroundLogger: logger)
-        writerReadOnly = PostgresClient(configuration: writerURL.clientConfiguration(readOnly: true, settings: configuration), backgroundLogger: logger)
+        writer = PostgresClient(configuration: writerURL.clientConfiguration(settings: configuration), backgroundLogger: logger)
+        writerReadOnly = PostgresClient(configuration: writerURL.clientConfiguration(settings: configuration), backgroundLogger: logger)
         var readers: [ReaderEndpoint] = []
         for text in configuration.readerURLs {
             readers.append(ReaderEndpoint(url: try DatabaseURL(text), settings: configuration, logger: logger))
@@ -106,12 +107,28 @@ public final class CacheReads: Sendable, Service {
         }
     }
 
-    /// Probes every reader now (``run()`` must be running); ``readerStatus`` then holds the result.
+    /// Probes every reader now (``run()`` must be running); ``readerStatus`` then holds the
+    /// result. The writer's WAL position is sampled first: readers are measured against it.
     public func probeReaders() async {
+        guard !readers.isEmpty else { return }
         let timeout = configuration.connectTimeout + configuration.statementTimeout
+        let client = writerReadOnly
+        let logger = self.logger
+        do {
+            let now = ContinuousClock.now
+            let text = try await Retrying.withTimeout(timeout, "writer position") {
+                try await client.withConnection { connection in
+                    try await VersionedFetch.scalar(connection, "SELECT pg_current_wal_lsn()::text", logger)
+                }
+            }
+            if let text, let lsn = LSN(text) { writerPositions.record(lsn, at: now) }
+        } catch {
+            logger.debug("cannot sample the writer's WAL position", metadata: ["error": "\(TransientError.describe(error))"])
+        }
+        let writer = writerPositions
         await withDiscardingTaskGroup { group in
             for reader in readers {
-                group.addTask { await reader.probe(timeout: timeout, maximumLag: self.configuration.maximumReaderLag) }
+                group.addTask { await reader.probe(timeout: timeout, maximumLag: self.configuration.maximumReaderLag, writer: writer) }
             }
         }
     }
@@ -131,18 +148,23 @@ public final class CacheReads: Sendable, Service {
     /// Arbitrary read-only SQL (readers, else the writer, sessions read-only).
     public var reads: ReadHandle { ReadHandle(reads: self) }
 
-    /// Runs `body` in a transaction on the writer and returns its result with the WAL position
-    /// after the commit. The transaction is retried (with `body` run again) on serialization
-    /// failures and deadlocks, so `body` must only touch the database.
+    /// Runs `body` in a READ COMMITTED transaction on the writer (with the contract's session
+    /// settings and the write statement timeout, set for the transaction only) and returns its
+    /// result with the WAL position after the commit. The transaction is retried (with `body`
+    /// run again) on serialization failures and deadlocks, so `body` must only touch the database.
     public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> WriteResult<T> {
         let writer = self.writer
         let logger = self.logger
+        let settings = PostgresQuery(unsafeSQL: "SELECT \(VersionedFetch.settingsList(statementTimeout: configuration.writeStatementTimeout))")
         var attempt = 0
         while true {
             do {
                 return try await Retrying.withTimeout(configuration.writeTimeout, "write") {
                     try await writer.withConnection { connection in
-                        let value = try await connection.withTransaction(logger: logger) { transaction in try await body(transaction) }
+                        let value = try await VersionedFetch.transaction(connection, readOnly: false, logger) {
+                            try await connection.query(settings, logger: logger)
+                            return try await body(connection)
+                        }
                         guard let text = try await VersionedFetch.scalar(connection, "SELECT pg_current_wal_lsn()::text", logger), let token = LSN(text) else {
                             throw CacheReadsError(code: .missingToken, context: "write", message: "pg_current_wal_lsn() returned no LSN")
                         }
@@ -213,14 +235,15 @@ public final class CacheReads: Sendable, Service {
             break
         }
         let epoch = cached?.currentEpoch
+        let checkpoint = cached?.checkpoint
         if case .strong = consistency {
             // Not shared: a query another caller started earlier may predate this caller's
             // request and miss a write that completed before it.
-            return try await load(lookup, consistency, epoch: epoch)
+            return try await load(lookup, consistency, epoch: epoch, checkpoint: checkpoint)
         }
         let flightKey = lookup.entry + "|" + consistency.description
         let (result, shared) = try await flights.run(flightKey, ticket: ticket) { [self] in
-            try await load(lookup, consistency, epoch: epoch)
+            try await load(lookup, consistency, epoch: epoch, checkpoint: checkpoint)
         }
         if shared { count { $0.sharedQueries += 1 } }
         return result
@@ -244,19 +267,20 @@ public final class CacheReads: Sendable, Service {
         }
     }
 
-    /// Reads the database by the consistency's rules and fills the cache.
-    private func load(_ lookup: Lookup, _ consistency: Consistency, epoch: Int64?) async throws -> ReadResult {
+    /// Reads the database by the consistency's rules and fills the cache. `checkpoint`: the
+    /// worker's checkpoint read with the miss (a reader fill below it is not cached).
+    private func load(_ lookup: Lookup, _ consistency: Consistency, epoch: Int64?, checkpoint: LSN?) async throws -> ReadResult {
         switch consistency {
         case .eventual:
-            if let result = try await fromReader(lookup, maximumLag: configuration.maximumReaderLag, minimum: nil, epoch: epoch) {
+            if let result = try await fromReader(lookup, maximumLag: configuration.maximumReaderLag, minimum: nil, epoch: epoch, checkpoint: checkpoint) {
                 return result
             }
         case .readYourWrites(let token):
-            if let result = try await fromReader(lookup, maximumLag: .infinity, minimum: token, epoch: epoch) {
+            if let result = try await fromReader(lookup, maximumLag: .infinity, minimum: token, epoch: epoch, checkpoint: checkpoint) {
                 return result
             }
         case .boundedStaleness(let seconds):
-            if let result = try await fromReader(lookup, maximumLag: seconds, minimum: nil, epoch: epoch) {
+            if let result = try await fromReader(lookup, maximumLag: seconds, minimum: nil, epoch: epoch, checkpoint: checkpoint) {
                 return result
             }
         case .strong:
@@ -268,7 +292,7 @@ public final class CacheReads: Sendable, Service {
     /// Reads from the least lagging healthy reader within `maximumLag`; nil when there is none,
     /// it failed (it is then out of rotation until its next good probe), or its replay LSN is
     /// below `minimum`.
-    private func fromReader(_ lookup: Lookup, maximumLag: Double, minimum: LSN?, epoch: Int64?) async throws -> ReadResult? {
+    private func fromReader(_ lookup: Lookup, maximumLag: Double, minimum: LSN?, epoch: Int64?, checkpoint: LSN?) async throws -> ReadResult? {
         guard !readers.isEmpty else { return nil }  // configured without readers: the writer is the plan
         let candidates = readers.filter { reader in
             let status = reader.status
@@ -288,12 +312,17 @@ public final class CacheReads: Sendable, Service {
             return nil
         }
         let query = lookup.query
+        let extra = lookup.parameterQuery
         let logger = self.logger
+        let wait = configuration.checkpointWait
+        let statementTimeout = configuration.statementTimeout
         let fetched: VersionedFetch.Fetched?
         do {
-            fetched = try await Retrying.withTimeout(configuration.operationTimeout, "reader \(reader.url)") {
+            fetched = try await Retrying.withTimeout(configuration.operationTimeout + wait, "reader \(reader.url)") {
                 try await reader.client.withConnection { connection in
-                    try await VersionedFetch.fromReader(connection, query, minimum: minimum, logger: logger)
+                    try await VersionedFetch.fromReader(
+                        connection, query, extra: extra, minimum: minimum, checkpoint: checkpoint, checkpointWait: wait,
+                        statementTimeout: statementTimeout, logger: logger)
                 }
             }
         } catch {
@@ -311,14 +340,16 @@ public final class CacheReads: Sendable, Service {
 
     private func fromWriter(_ lookup: Lookup, epoch: Int64?) async throws -> ReadResult {
         let query = lookup.query
+        let extra = lookup.parameterQuery
         let logger = self.logger
         let wait = configuration.writerSnapshotWait
+        let statementTimeout = configuration.statementTimeout
         let client = writerReadOnly
         let fetched: VersionedFetch.Fetched
         do {
             fetched = try await retrying.run("writer") {
                 try await client.withConnection { connection in
-                    try await VersionedFetch.fromWriter(connection, query, wait: wait, logger: logger)
+                    try await VersionedFetch.fromWriter(connection, query, extra: extra, wait: wait, statementTimeout: statementTimeout, logger: logger)
                 }
             }
         } catch {
@@ -334,14 +365,31 @@ public final class CacheReads: Sendable, Service {
     }
 
     /// Offers a fetched payload to `fill-if-not-stale` (never a missing row, never without a
-    /// version or an epoch).
+    /// version or an epoch, never below the checkpoint read with the miss), under the entry and
+    /// fences the worker would name for what was read (docs/cache-protocol.md section 2).
     private func fill(_ lookup: Lookup, _ fetched: VersionedFetch.Fetched, epoch: Int64?) async -> FillResult {
         guard let payload = fetched.payload else { return .skipped("no such row") }
         guard let lsn = fetched.lsn else { return .skipped("no version (writer snapshot wait timed out)") }
         guard let epoch else { return .skipped("no current epoch in Redis") }
+        if fetched.belowCheckpoint {
+            count { $0.fillsBelowCheckpoint += 1 }
+            return .skipped(FillResult.behindCheckpoint)
+        }
+        var entry = lookup.entry
+        var fences = lookup.fences
+        if lookup.rowKey != nil {
+            guard let named = lookup.rowEntry(payload) else { return .skipped("the row's key columns are missing or null") }
+            entry = named
+        } else if lookup.parameterQuery != nil {
+            guard let answer = fetched.extra, let named = lookup.fences(canonical: answer) else {
+                return .skipped("a matched parameter's column has a nondeterministic collation: no fence names its values")
+            }
+            fences = named
+        }
+        if entry != lookup.entry || fences != lookup.fences { count { $0.fillsRenamed += 1 } }
         do {
             // Not inline: a miss already waited for the database; keep the thread for other reads.
-            let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch)], inline: false)
+            let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch, entry: entry, fences: fences)], inline: false)
             let outcome = try FillOutcome(reply: reply[0])
             count { if outcome == .filled { $0.fillsAccepted += 1 } else { $0.fillsRefused += 1 } }
             return .outcome(outcome)

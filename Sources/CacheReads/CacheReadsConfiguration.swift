@@ -34,6 +34,10 @@ public struct CacheReadsConfiguration: Sendable {
     /// How long a writer fill waits for older transactions to finish before giving up on
     /// caching (it still returns the data; default 500 ms).
     public var writerSnapshotWait: Duration = .milliseconds(500)
+    /// How long a reader fill waits for the reader to replay up to the worker's checkpoint (read
+    /// with the miss) before returning its data without caching it (default 200 ms;
+    /// docs/consistency.md, eviction).
+    public var checkpointWait: Duration = .milliseconds(200)
     /// Fraction of cached-query reads counted in the query's hot set (default 0.01).
     public var hotSampleRate = 0.01
     /// Redis connections (each a serial queue) used round robin (default 4).

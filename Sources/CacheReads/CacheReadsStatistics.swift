@@ -18,6 +18,12 @@ public struct CacheReadsStatistics: Hashable, Sendable {
     public var fillsRefused = 0
     /// Writer reads not cached because the snapshot wait timed out.
     public var writerFillsSkipped = 0
+    /// Reader reads not cached because the reader had not replayed up to the worker's
+    /// checkpoint within ``CacheReadsConfiguration/checkpointWait``.
+    public var fillsBelowCheckpoint = 0
+    /// Row fills named by the row's own key because the caller spelled the key differently
+    /// (e.g. an upper-case uuid), and query fills whose parameter fences were renamed likewise.
+    public var fillsRenamed = 0
     /// Sampled `record-read` calls sent.
     public var recordedReads = 0
     /// How the Redis calls were served: answered on the caller's thread, handed to a

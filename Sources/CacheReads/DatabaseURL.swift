@@ -2,7 +2,8 @@ import Foundation
 import PostgresNIO
 
 /// A parsed `postgres://user:password@host:port/database?sslmode=...` URL, turned into a
-/// `PostgresClient` configuration with the contract's session settings.
+/// `PostgresClient` configuration. It sends no session settings at startup: a pooler in
+/// transaction mode refuses or drops them; every transaction sets its own (`VersionedFetch`).
 struct DatabaseURL: Sendable, CustomStringConvertible {
     var host: String
     var port: Int
@@ -34,10 +35,9 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
     /// `host:port/database`, no credentials.
     var description: String { "\(host):\(port)/\(database ?? user)" }
 
-    /// A pool configuration whose sessions use the cache contract's settings, the read (or, for
-    /// the read-write pool, the write) statement timeout, and `default_transaction_read_only`
-    /// when `readOnly`.
-    func clientConfiguration(readOnly: Bool, settings: CacheReadsConfiguration) -> PostgresClient.Configuration {
+    /// A pool configuration: TLS by `sslmode`, the connect timeout and pool size of `settings`,
+    /// no startup parameters.
+    func clientConfiguration(settings: CacheReadsConfiguration) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch sslMode {
         case "disable", "allow": tls = .disable
@@ -61,19 +61,8 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
             host: host, port: port, username: user, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = settings.connectTimeout
         configuration.options.maximumConnections = settings.maximumConnections
-        var parameters = Self.sessionSettings
-        parameters.append(("statement_timeout", String(Self.milliseconds(readOnly ? settings.statementTimeout : settings.writeStatementTimeout))))
-        if readOnly { parameters.append(("default_transaction_read_only", "on")) }
-        configuration.options.additionalStartupParameters = parameters
         return configuration
     }
-
-    /// The session settings of docs/cache-protocol.md section 4, so `to_jsonb` prints exactly
-    /// what the worker renders.
-    static let sessionSettings: [(String, String)] = [
-        ("TimeZone", "UTC"), ("DateStyle", "ISO, MDY"), ("extra_float_digits", "1"),
-        ("IntervalStyle", "postgres"), ("bytea_output", "hex"),
-    ]
 
     static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components

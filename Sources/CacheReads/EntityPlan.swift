@@ -49,7 +49,7 @@ struct EntityPlan: Sendable {
         }
         return Lookup(
             context: context, entry: entry, fences: [commands.keys.entityFence(name)], commands: commands,
-            query: PostgresQuery(unsafeSQL: sql, binds: binds), isDerived: false, hot: nil)
+            query: PostgresQuery(unsafeSQL: sql, binds: binds), isDerived: false, hot: nil, rowKey: (name, keyColumns))
     }
 
     static func quote(_ identifier: String) -> String {

@@ -8,3 +8,9 @@ public enum FillResult: Hashable, Sendable {
     /// wait timed out, or Redis failed (the reason).
     case skipped(String)
 }
+
+extension FillResult {
+    /// The reason of a reader fill not offered because the reader had not replayed up to the
+    /// worker's checkpoint in time (docs/consistency.md, eviction).
+    public static let behindCheckpoint = "the reader had not replayed up to the worker's checkpoint"
+}

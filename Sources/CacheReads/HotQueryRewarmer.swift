@@ -20,7 +20,8 @@ public final class HotQueryRewarmer: Service, Sendable {
     private let continuation: AsyncStream<Set<String>>.Continuation
     /// How long notifications for one query are gathered before it is re-warmed.
     let debounce: Duration
-    /// Attempts per parameter set when a fill is refused by a fence (the reader is behind).
+    /// Attempts per parameter set when a fill is refused by a fence or the checkpoint (the
+    /// reader is behind).
     let attempts: Int
 
     /// Makes a re-warmer for the queries of `reads`' configuration that ask for it.
@@ -91,7 +92,13 @@ public final class HotQueryRewarmer: Service, Sendable {
                 do {
                     let values = Dictionary(parameters.object.members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
                     let result = try await reads.query(query, parameters: values, consistency: .eventual)
-                    if case .outcome(.refusedByFence)? = result.fill, attempt + 1 < attempts {
+                    let behind: Bool
+                    switch result.fill {
+                    case .outcome(.refusedByFence)?, .outcome(.refusedByFloor)?: behind = true
+                    case .skipped(FillResult.behindCheckpoint)?: behind = true
+                    default: behind = false
+                    }
+                    if behind, attempt + 1 < attempts {
                         try await Task.sleep(for: .milliseconds(200 << attempt))
                         continue
                     }

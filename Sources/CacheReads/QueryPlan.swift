@@ -13,19 +13,27 @@ struct QueryPlan: Sendable {
     var order: [String]
     var sql: String
     var matchedParameters: [CacheName]
+    /// For each matched parameter, the expression giving its value as its column's type prints
+    /// it (`{"value": ..., "deterministic": ...}`), bound to `$n` = its position (1-based).
+    var canonicalExpressions: [String]
     var commands: CacheCommands
 
     init(_ query: QueryConfiguration, keys: CacheKeys, ttl: CacheTTL) throws(CacheReadsError) {
         do {
             name = try CacheName(query.name)
             var matched: [CacheName] = []
+            var expressions: [String] = []
             for rule in query.dependsOn {
                 if let match = rule.match {
                     let parameter = try CacheName(match.parameter)
-                    if !matched.contains(parameter) { matched.append(parameter) }
+                    if !matched.contains(parameter) {
+                        matched.append(parameter)
+                        expressions.append(Self.canonicalExpression(table: rule.table.sql, column: match.column, bind: matched.count))
+                    }
                 }
             }
             matchedParameters = matched
+            canonicalExpressions = expressions
         } catch {
             throw CacheReadsError(code: .configuration, context: query.name, message: error.description)
         }
@@ -67,14 +75,40 @@ struct QueryPlan: Sendable {
             }
         }
         var fences = [commands.keys.queryFence(name)]
+        var parameterBinds = PostgresBindings(capacity: matchedParameters.count)
         for parameter in matchedParameters {
             if let value = values[parameter.rawValue] {
                 fences.append(commands.keys.parameterFence(name, parameter, KeyPart(value)))
             }
+            if let text = values[parameter.rawValue].flatMap(Self.text) {
+                do {
+                    try parameterBinds.append(UntypedText(text: text))
+                } catch {
+                    throw CacheReadsError(code: .invalidArguments, context: context, message: "cannot bind \(parameter): \(error)")
+                }
+            } else {
+                parameterBinds.appendNull()
+            }
         }
+        let parameterQuery = canonicalExpressions.isEmpty
+            ? nil
+            : PostgresQuery(unsafeSQL: "SELECT jsonb_build_array(\(canonicalExpressions.joined(separator: ", ")))::text", binds: parameterBinds)
         return Lookup(
             context: context, entry: commands.keys.derived(name, canonical), fences: fences, commands: commands,
-            query: PostgresQuery(unsafeSQL: sql, binds: binds), isDerived: true, hot: (name, canonical))
+            query: PostgresQuery(unsafeSQL: sql, binds: binds), isDerived: true, hot: (name, canonical),
+            rowKey: nil, parameterQuery: parameterQuery, canonicalFences: canonicalExpressions.isEmpty ? nil : (name, matchedParameters))
+    }
+
+    /// The parameter bound to `$bind` read as `column` of `table` reads it (the type's input and
+    /// output functions: `042` -> `42`, an upper-case uuid -> lower case) and printed by
+    /// `to_jsonb`, as the worker prints the column's values, with whether the column's collation
+    /// is deterministic (under a nondeterministic one, equal values print differently).
+    static func canonicalExpression(table: String, column: String, bind: Int) -> String {
+        let key = "'" + column.replacingOccurrences(of: "'", with: "''") + "'"
+        let tableLiteral = "'" + table.replacingOccurrences(of: "'", with: "''") + "'"
+        return "jsonb_build_object('value', to_jsonb((jsonb_populate_record(NULL::\(table), jsonb_build_object(\(key), $\(bind)::text))).\(EntityPlan.quote(column))), "
+            + "'deterministic', coalesce((SELECT c.collisdeterministic FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+            + "WHERE a.attrelid = \(tableLiteral)::regclass AND a.attname = \(key)), true))"
     }
 
     /// A parameter's text for binding; nil for JSON null (SQL NULL).

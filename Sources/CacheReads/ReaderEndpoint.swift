@@ -11,14 +11,17 @@ final class ReaderEndpoint: Sendable {
 
     init(url: DatabaseURL, settings: CacheReadsConfiguration, logger: Logger) {
         self.url = url
-        self.client = PostgresClient(configuration: url.clientConfiguration(readOnly: true, settings: settings), backgroundLogger: logger)
+        self.client = PostgresClient(configuration: url.clientConfiguration(settings: settings), backgroundLogger: logger)
         self.state = Mutex(ReaderStatus(server: url.description))
     }
 
     var status: ReaderStatus { state.withLock { $0 } }
 
-    /// Asks the reader whether it answers, is a standby, and how far behind it is.
-    func probe(timeout: Duration, maximumLag: Double) async {
+    /// Asks the reader whether it answers, is a standby, and how far behind it is: the larger
+    /// of its own view (0 when it replayed all it received, else the age of the last replayed
+    /// commit) and its lag against the writer's sampled positions (`writer`), which keeps
+    /// growing when the standby stopped receiving.
+    func probe(timeout: Duration, maximumLag: Double, writer: WriterPositions) async {
         let sql: PostgresQuery = """
             SELECT pg_is_in_recovery(),
                    CASE WHEN NOT pg_is_in_recovery() THEN NULL
@@ -39,10 +42,16 @@ final class ReaderEndpoint: Sendable {
             status.inRecovery = recovery
             status.lag = lag
             status.replayLSN = replay.flatMap { LSN($0) }
+            if recovery, let replayLSN = status.replayLSN, let behind = writer.lag(of: replayLSN, now: .now) {
+                status.writerLag = behind
+                status.lag = max(lag ?? 0, behind)
+            }
             if !recovery {
                 status.problem = "not a standby (pg_is_in_recovery() is false)"
-            } else if let lag, lag > maximumLag {
-                status.problem = "lag \(lag) s exceeds \(maximumLag) s"
+            } else if let lag = status.lag, lag > maximumLag {
+                status.problem = status.writerLag == lag
+                    ? "replay position \(status.replayLSN.map(\.description) ?? "?") is \(lag) s behind the writer (standby not receiving?), more than \(maximumLag) s"
+                    : "lag \(lag) s exceeds \(maximumLag) s"
             } else {
                 status.isHealthy = true
                 status.problem = nil

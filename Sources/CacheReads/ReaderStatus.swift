@@ -9,9 +9,13 @@ public struct ReaderStatus: Hashable, Sendable {
     public var isHealthy: Bool
     /// `pg_is_in_recovery()` at the last probe.
     public var inRecovery: Bool?
-    /// Replication lag in seconds at the last probe: 0 when everything received is replayed,
-    /// else the age of the last replayed transaction.
+    /// Replication lag in seconds at the last probe: the larger of the reader's own view (0 when
+    /// everything received is replayed, else the age of the last replayed transaction) and
+    /// ``writerLag``.
     public var lag: Double?
+    /// Seconds the replay position is behind the writer's sampled WAL positions (0 when it
+    /// replayed the newest sample): grows while a standby cut off from its primary stands still.
+    public var writerLag: Double?
     /// `pg_last_wal_replay_lsn()` at the last probe.
     public var replayLSN: LSN?
     /// Why the reader is not healthy, when it is not.

@@ -177,14 +177,14 @@ import Testing
         for readers in [[], nil] as [[String]?] {
             try await ReadsHarness.with(try ReadsHarness.configuration(readers: readers)) { harness in
                 let rows = try await harness.reads.reads.query("""
-                    SELECT current_setting('default_transaction_read_only'), current_setting('TimeZone'), current_setting('DateStyle'),
+                    SELECT current_setting('transaction_read_only'), current_setting('TimeZone'), current_setting('DateStyle'),
                            current_setting('extra_float_digits'), current_setting('IntervalStyle'), current_setting('bytea_output'),
-                           current_setting('statement_timeout')
+                           current_setting('statement_timeout'), current_setting('lc_monetary')
                     """)
-                let settings = try #require(rows.first).decode((String, String, String, String, String, String, String).self)
+                let settings = try #require(rows.first).decode((String, String, String, String, String, String, String, String).self)
                 #expect(settings.0 == "on")
                 #expect(settings.1 == "UTC" && settings.2 == "ISO, MDY" && settings.3 == "1" && settings.4 == "postgres" && settings.5 == "hex")
-                #expect(settings.6 == "2s")
+                #expect(settings.6 == "2s" && settings.7 == "C")
                 await #expect(throws: PSQLError.self) {
                     _ = try await harness.reads.reads.query(#"INSERT INTO "AuditLog" (message) VALUES ('must fail')"#)
                 }

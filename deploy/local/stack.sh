@@ -14,6 +14,8 @@
 #                        when the postgres OS user cannot traverse to the repo)
 #   STACK_REPLICA_DELAY  replica recovery_min_apply_delay: 0 (default), 500ms, 2s, 1min, or a number of ms
 #   STACK_TIMEOUT        readiness timeout in seconds (default 30)
+#   STACK_PROXY=1        also a second replica and PgBouncer in front of both (deploy/local/proxy.sh;
+#                        STACK_PROXY_PORT default 25434, STACK_PROXY_REPLICA_DELAY default 2s)
 #
 # Everything runs as a non-root OS user: "postgres" when this script runs as root
 # (Debian's postgresql package creates it), otherwise the invoking user.
@@ -127,6 +129,8 @@ REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 WORKER_URL="postgres://$WORKER_ROLE:$WORKER_ROLE@127.0.0.1:$PG_PORT/$DB_NAME"
 READER_ROLE_URL="postgres://$READER_ROLE:$READER_ROLE@127.0.0.1:$REPLICA_PORT/$DB_NAME"
 READER_ROLE_WRITER_URL="postgres://$READER_ROLE:$READER_ROLE@127.0.0.1:$PG_PORT/$DB_NAME"
+# shellcheck source=deploy/local/proxy.sh
+source "$SCRIPT_DIR/proxy.sh"   # STACK_PROXY=1: second replica + PgBouncer
 
 # ---------------------------------------------------------------------------
 # Process state helpers
@@ -196,6 +200,7 @@ ensure_packages() {
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+    if proxy_wanted; then command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer); fi
     (( ${#missing[@]} == 0 )) && return 0
     if [[ $EUID -ne 0 ]]; then
         die "missing packages: ${missing[*]} (run as root or: sudo apt-get install -y ${missing[*]})"
@@ -469,6 +474,7 @@ cmd_up() {
             log "replica settings changed, reloaded (recovery_min_apply_delay=$delay)"
         fi
         log "stack already running (primary pid $ppid port $PG_PORT, replica pid $rpid port $REPLICA_PORT, redis pid $dpid port $REDIS_PORT)"
+        if proxy_wanted; then proxy_up; fi
         return 0
     fi
 
@@ -521,6 +527,7 @@ cmd_up() {
     fi
     wait_until "redis to answer PING on port $REDIS_PORT" "$REDIS_LOG" redis_ping
 
+    if proxy_wanted; then proxy_up; fi
     log "stack up in $(( SECONDS - t0 ))s: primary pid $ppid port $PG_PORT, replica pid $rpid port $REPLICA_PORT (delay $delay), redis pid $dpid port $REDIS_PORT; data in $STACK_DIR"
     log "use: eval \"\$(deploy/local/stack.sh env)\""
 }
@@ -597,14 +604,15 @@ cmd_down() {
         exec 9>"$STACK_DIR/.lock"
         flock -w 60 9 || die "another 'stack.sh up/down' is running (lock $STACK_DIR/.lock)"
     fi
-    # replica first, so the primary's walsender does not wait on it
+    # replicas first, so the primary's walsender does not wait on them
+    proxy_down
     pg_stop replica "$REPLICA_DATA"
     pg_stop primary "$PRIMARY_DATA"
     stop_redis
     if (( purge )); then
         log "purging $STACK_DIR"
         # remove only what this script creates (STACK_DIR may be user-provided)
-        rm -rf "$PRIMARY_DATA" "$REPLICA_DATA" "$REDIS_DIR" "$LOG_DIR" "$STACK_DIR/run" "$STACK_DIR/.lock"
+        rm -rf "$PRIMARY_DATA" "$REPLICA_DATA" "$REPLICA2_DATA" "$PROXY_DIR" "$REDIS_DIR" "$LOG_DIR" "$STACK_DIR/run" "$STACK_DIR/.lock"
         [[ "$SOCKET_DIR" == /tmp/cache-warmer-sock-* ]] && rm -rf "$SOCKET_DIR"
         rmdir "$STACK_DIR" 2>/dev/null || true
     fi
@@ -637,6 +645,7 @@ cmd_status() {
     else
         log "redis   stopped port=$REDIS_PORT pid=-"; rc=3
     fi
+    proxy_status
     return $rc
 }
 
@@ -665,6 +674,7 @@ cmd_env() {
     emit STACK_PG_PRIMARY_DATA "$PRIMARY_DATA"
     emit STACK_PG_REPLICA_DATA "$REPLICA_DATA"
     emit STACK_SCRIPT "$SCRIPT_DIR/stack.sh"
+    proxy_env
 }
 
 cmd_psql() {
