@@ -104,13 +104,11 @@ public struct EntityScan: Sendable {
         return warm.limit.map { min($0, tuples) } ?? tuples
     }
 
-    /// A SQL string literal (standard_conforming_strings is on since Postgres 9.1).
     static func literal(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+        PostgresConnection.literal(text)
     }
 
-    /// A quoted SQL identifier.
     static func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        PostgresConnection.identifier(identifier)
     }
 }

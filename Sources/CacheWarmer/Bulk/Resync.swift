@@ -289,6 +289,7 @@ public final class Resync: Sendable {
             let keys = counts.refused
             let chunk = try await offPool { try reader.read(scan.select(keys: keys)) }
             counts.refused = []
+            counts.skipped += keys.count - chunk.rows.count  // deleted meanwhile
             let again = try await fill(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch)
             counts.filled += again.filled
             counts.newer += again.newer
