@@ -37,7 +37,7 @@ final class WorkerHarness: Sendable {
         configure(&configuration)
         self.configuration = configuration
         writer = try StackEnvironment.writer()
-        redisURL = try RedisURL(try StackEnvironment.require("REDIS_URL"))
+        redisURL = try RedisURL(try configuration.redisURL ?? StackEnvironment.require("REDIS_URL"))
         var logger = Logger(label: "test.worker")
         logger.logLevel = .notice
         worker = Worker(configuration: configuration, logger: logger)

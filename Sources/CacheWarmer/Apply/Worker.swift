@@ -119,11 +119,12 @@ public final class Worker: Sendable {
         var attempt = 0
         var generator = SystemRandomNumberGenerator()
         let backoff = Backoff(initial: 0.2, maximum: 10)
+        // Redis answered (or the operation failed for another reason): not waiting any more.
+        defer { if attempt > 0 { metrics.setCondition("redis", nil) } }
         while true {
             do {
                 let result = try await body()
                 if attempt > 0 {
-                    metrics.setCondition("redis", nil)
                     logger.notice("redis answers again", metadata: ["operation": "\(what)", "attempts": "\(attempt + 1)"])
                 }
                 return result
