@@ -62,6 +62,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Mounts an interrupted earlier run left behind (deepest first), then a fresh root.
+for mount_point in $(awk -v prefix="$PWD/$work/" 'index($2, prefix) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount "$mount_point"
+done
+if grep -q " $PWD/$work/" /proc/mounts; then echo "image-check: cannot unmount what is mounted under $work" >&2; exit 1; fi
 rm -rf "$root"
 echo "image-check: debootstrap bookworm (minbase) into $root"
 debootstrap --variant=minbase --cache-dir="$PWD/$work/debs" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
@@ -89,8 +94,11 @@ sed -e "s/^slot: .*/slot: $unique/" -e "s/^publication: .*/publication: ${unique
     deploy/cache-warmer.yaml | install -D -m 0644 /dev/stdin "$root/etc/cache-warmer/cache-warmer.yaml"
 
 image_root="$root"
-in_image() {
-    chroot --userspec=10001:10001 "$image_root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
+# exec_in_image replaces its (sub)shell, so a background worker's PID is the worker's own
+# (chroot and env exec in turn) and SIGTERM reaches it.
+in_image() { ( exec_in_image "$@" ); }
+exec_in_image() {
+    exec chroot --userspec=10001:10001 "$image_root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
         CACHE_WARMER_CONFIG=/etc/cache-warmer/cache-warmer.yaml \
         DB_WRITER_URL="$DB_WRITER_URL" DB_READER_URL="$DB_READER_URL" REDIS_URL="$REDIS_URL" "$@"
 }
@@ -107,12 +115,12 @@ readonly_mounted=1
 mount -o remount,bind,ro "$readonly_root"
 mount -t proc proc "$readonly_root/proc"
 image_root="$readonly_root"
-in_image cache-warmer run --log-format json 2>"$work/worker.log" &
+exec_in_image cache-warmer run --log-format json 2>"$work/worker.log" &
 worker_pid=$!
 healthcheck="$(sed -n 's/.*CMD \["\/bin\/bash", "-c", "\(.*\)"\]$/\1/p' deploy/container/Dockerfile | sed -e 's/\\\\/\\/g' -e "s/9187/$port/")"
 healthy=""
 for _ in $(seq 1 50); do
-    if in_image /bin/bash -c "$healthcheck"; then healthy=1; break; fi
+    if in_image /bin/bash -c "$healthcheck" 2>/dev/null; then healthy=1; break; fi
     sleep 0.2
 done
 [[ -n "$healthy" ]] || { echo "image-check: FAIL: the Dockerfile's HEALTHCHECK did not pass" >&2; cat "$work/worker.log" >&2; exit 1; }
