@@ -107,6 +107,23 @@ import Testing
         #expect(failed.first?.message.contains("lacks USAGE on schema \"\(schema)\": GRANT USAGE ON SCHEMA \"\(schema)\" TO") == true, "\(failed)")
     }
 
+    /// The command itself: one finding per line, exit 0 on the stack, exit 1 when a requirement fails.
+    @Test func theCommandExitsNonZeroWhenARequirementFails() throws {
+        let config = ConfigurationTests.repositoryRoot.appendingPathComponent("deploy/cache-warmer.yaml").path
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent(StackEnvironment.uniqueName("t_check") + ".log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let good = StackEnvironment.waitForExit(try StackEnvironment.spawn([WorkerProcessTests.binary, "check", "--config", config], output: log))
+        let goodLines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(good == 0, "\(goodLines)")
+        #expect(goodLines.count >= 10 && goodLines.allSatisfy { $0.hasPrefix("ok    ") || $0.hasPrefix("WARN  ") }, "\(goodLines)")
+        try FileManager.default.removeItem(atPath: log)
+        let bad = StackEnvironment.waitForExit(
+            try StackEnvironment.spawn([WorkerProcessTests.binary, "check", "--config", config, "--redis-url", "redis://127.0.0.1:1/0"], output: log))
+        let badLines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(bad == 1, "\(badLines)")
+        #expect(badLines.filter { $0.hasPrefix("FAIL  ") }.count == 1 && badLines.contains { $0.hasPrefix("FAIL  redis: ") }, "\(badLines)")
+    }
+
     @Test func unreachableServersAreOneFailingLineEach() {
         let writer = DeploymentCheck.writer("postgres://nobody:secret@127.0.0.1:1/none", tables: [])
         #expect(writer.count == 1 && writer[0].verdict == .fail)
