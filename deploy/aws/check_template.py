@@ -144,8 +144,13 @@ def check(template, scraped=None):
                     problems.append(f"alarm {name}: {metric} is not a metric the worker emits ({', '.join(sorted(emitted))})")
                 if selectors is not None and not any(re.fullmatch(s.strip("^$"), metric) for s in selectors):
                     problems.append(f"alarm {name}: {metric} is not forwarded by the metrics agent's metric_selectors")
-                if scraped is not None and not re.search(rf"^{re.escape(metric)}(\{{| )", scraped, re.MULTILINE):
-                    problems.append(f"alarm {name}: {metric} does not appear in the scraped /metrics")
+                if scraped is not None:
+                    if not re.search(rf"^{re.escape(metric)}(\{{| )", scraped, re.MULTILINE):
+                        problems.append(f"alarm {name}: {metric} does not appear in the scraped /metrics")
+                    kind = re.search(rf"^# TYPE {re.escape(metric)} (\w+)", scraped, re.MULTILINE)
+                    # The CloudWatch agent forwards counters (as deltas), gauges and summaries; it drops histograms.
+                    if kind and kind.group(1) not in ("counter", "gauge", "summary"):
+                        problems.append(f"alarm {name}: {metric} is a {kind.group(1)}, which the CloudWatch agent drops")
             elif namespace == "AWS/RDS":
                 seen_rds.add(metric)
             elif namespace == "ECS/ContainerInsights" and metric == "RunningTaskCount":
