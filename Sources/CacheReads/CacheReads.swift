@@ -386,7 +386,11 @@ public final class CacheReads: Sendable, Service {
             }
             fences = named
         }
-        if entry != lookup.entry || fences != lookup.fences { count { $0.fillsRenamed += 1 } }
+        // Byte comparison: Swift's String == treats canonically equivalent texts (NFC, NFD) as
+        // equal, Redis keys are bytes.
+        if !entry.utf8.elementsEqual(lookup.entry.utf8) || !fences.map(\.key.utf8).elementsEqual(lookup.fences.map(\.key.utf8), by: { $0.elementsEqual($1) }) {
+            count { $0.fillsRenamed += 1 }
+        }
         do {
             // Not inline: a miss already waited for the database; keep the thread for other reads.
             let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch, entry: entry, fences: fences)], inline: false)
