@@ -17,12 +17,14 @@ final class WarmHarness: Sendable {
     let config: String
     let directory: String
     let rows: Int
-    let run: Task<Worker.Summary, any Error>
+    let run: Task<Worker.Summary, any Error>?
 
     var publication: String { "\(table)_pub" }
     var namespace: String { worker.namespace }
 
-    init(rows: Int) async throws {
+    /// - Parameter inProcessWorker: start the worker in this process (false: the test runs the
+    ///   executable's `run` itself).
+    init(rows: Int, inProcessWorker: Bool = true) async throws {
         self.rows = rows
         let setup = try StackEnvironment.writerConnection()
         try setup.execute("""
@@ -45,9 +47,14 @@ final class WarmHarness: Sendable {
             publication: \(table)_pub
             status_interval_s: 0.2
             metrics_port: 0
+            resync_chunk_rows: 1000
             entities:
               item: { table: public.\(table), key: [id] }
             """.write(toFile: config, atomically: true, encoding: .utf8)
+        guard inProcessWorker else {
+            run = nil
+            return
+        }
         run = worker.start()
         let started = try await eventually(within: 30) { (try? self.worker.checkpoint()) != nil }
         guard started else { throw HarnessError(message: "the worker did not write a checkpoint") }
@@ -106,7 +113,7 @@ final class WarmHarness: Sendable {
 
     func cleanUp() async {
         worker.worker.shutDown()
-        _ = try? await run.value
+        _ = try? await run?.value
         await worker.cleanUp()
         _ = try? StackEnvironment.writerConnection().execute("DROP PUBLICATION IF EXISTS \(publication); DROP TABLE IF EXISTS \(table)")
         try? FileManager.default.removeItem(atPath: directory)
