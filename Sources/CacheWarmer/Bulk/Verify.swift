@@ -100,10 +100,38 @@ public final class Verify: Sendable {
         let scan = try await offPool { try EntityScan.load(entity, warm: entity.warm, types: types, connection: try reader.open()) }
         let commands = context.commands(for: entity)
         let fence = commands.keys.entityFence(scan.name)
-        var counts = VerifyCounts(name: entity.name)
-        var suspects: [Suspect] = []
+        // The two passes run at once, each on its own connections.
+        async let rowsPass = rowsToEntries(scan, commands: commands, fence: fence, reader: reader, redis: redis)
+        async let entriesPass = entriesToRows(scan, commands: commands, fence: fence)
+        var (counts, suspects) = try await rowsPass
+        suspects += try await entriesPass
 
-        // Rows → entries.
+        // Differences seen while changes were in flight are read again once the worker caught up.
+        var round = 0
+        while !suspects.isEmpty && round < options.rounds {
+            round += 1
+            let target = suspects.map(\.lsn).max() ?? .zero
+            _ = try await context.waitForCheckpoint(redis, to: target, limit: options.settleWait)
+            suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
+        }
+        for suspect in suspects {
+            if suspect.deleted { counts.deletedLive += 1 } else { counts.stale += 1 }
+            if counts.staleKeys.count < 20 { counts.staleKeys.append(suspect.entry) }
+            if options.repair, try await repair(suspect, commands: commands, redis: redis, epoch: epoch) { counts.repaired += 1 }
+        }
+        context.logger.info("verified", metadata: [
+            "entity": "\(entity.name)", "checked": "\(counts.checked)", "equal": "\(counts.equal)", "missing": "\(counts.missing)",
+            "stale": "\(counts.stale)", "deleted_live": "\(counts.deletedLive)",
+        ])
+        return counts
+    }
+
+    /// Rows → entries: every row (or a sample) against its entry.
+    private func rowsToEntries(
+        _ scan: EntityScan, commands: CacheCommands, fence: FenceKey, reader: VersionedReader, redis: RedisClient
+    ) async throws -> (VerifyCounts, [Suspect]) {
+        var counts = VerifyCounts(name: scan.entity.name)
+        var suspects: [Suspect] = []
         var after: [String]? = nil
         let chunkRows = options.sample.map { min($0, 100_000) } ?? options.chunkRows
         while true {
@@ -124,41 +152,30 @@ public final class Verify: Sendable {
             if options.sample != nil || chunk.rows.count < chunkRows { break }
             after = chunk.rows.last?.key
         }
+        return (counts, suspects)
+    }
 
-        // Entries → rows: live entries of rows that no longer exist.
+    /// Entries → rows: live entries of rows that no longer exist (a SCAN of the entity's keys).
+    private func entriesToRows(_ scan: EntityScan, commands: CacheCommands, fence: FenceKey) async throws -> [Suspect] {
+        let reader = context.reader()
+        let redis = try context.redis()
+        defer { Task { await redis.close() } }
         let prefix = "\(context.keys.namespace.rawValue):\(scan.name.description):"
+        var suspects: [Suspect] = []
         var cursor = "0"
         var scanned = 0
         repeat {
-            let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix.replacingOccurrences(of: "*", with: "\\*") + "*", "COUNT", "1000"])
+            let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "2000"])
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let items) = parts[1] else {
                 throw WorkerError(code: .contractViolation, message: "SCAN answered \(reply)")
             }
             cursor = next
-            let keys = items.compactMap(\.text).filter { RowKeyText.parts($0, prefix: prefix)?.count == entity.key.count }
+            let keys = items.compactMap(\.text).filter { RowKeyText.parts($0, prefix: prefix)?.count == scan.entity.key.count }
             scanned += keys.count
             suspects += try await liveWithoutRow(keys, prefix: prefix, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
             if let sample = options.sample, scanned >= sample { break }
         } while cursor != "0"
-
-        // Differences seen while changes were in flight are read again once the worker caught up.
-        var round = 0
-        while !suspects.isEmpty && round < options.rounds {
-            round += 1
-            let target = suspects.map(\.lsn).max() ?? .zero
-            _ = try await context.waitForCheckpoint(redis, to: target, limit: options.settleWait)
-            suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
-        }
-        for suspect in suspects {
-            if suspect.deleted { counts.deletedLive += 1 } else { counts.stale += 1 }
-            if counts.staleKeys.count < 20 { counts.staleKeys.append(suspect.entry) }
-            if options.repair, try await repair(suspect, commands: commands, redis: redis, epoch: epoch) { counts.repaired += 1 }
-        }
-        context.logger.info("verified", metadata: [
-            "entity": "\(entity.name)", "checked": "\(counts.checked)", "equal": "\(counts.equal)", "missing": "\(counts.missing)",
-            "stale": "\(counts.stale)", "deleted_live": "\(counts.deletedLive)",
-        ])
-        return counts
+        return suspects
     }
 
     private enum Comparison { case equal, missing, different }
