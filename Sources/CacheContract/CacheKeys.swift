@@ -78,6 +78,11 @@ public struct CacheKeys: Hashable, Sendable {
         prefix + "meta:resync:" + entity.description
     }
 
+    /// `<ns>:meta:history`: positions the worker confirmed, with when (a sorted set: member =
+    /// LSN as 16 hex digits, score = Unix milliseconds), so the history window's slot can be
+    /// advanced to "confirmed at least `keep` ago" and times mapped to LSNs across restarts.
+    public var history: String { prefix + "meta:history" }
+
     private func fence(_ tail: String) -> FenceKey {
         FenceKey(key: prefix + "fence:" + tail, members: prefix + "fmem:" + tail)
     }

@@ -53,6 +53,7 @@ struct SetupCommand: AsyncParsableCommand {
             let report = try await Setup.run(configuration)
             print("publication \(report.publication) covers \(report.tables.joined(separator: ", "))")
             print("slot \(report.slot) \(report.slotCreated ? "created" : "exists") at \(report.slotConfirmedLSN ?? "?")")
+            if let history = report.history { print(history) }
         } catch {
             throw ExitCodes.fail(error)
         }
@@ -124,9 +125,13 @@ struct StatusCommand: AsyncParsableCommand {
                 ("redis checkpoint", report.redisCheckpoint ?? "none"),
                 ("cache epoch", report.epoch.map { "\($0)" } ?? "none"),
             ]
-            for (label, value) in rows {
+            for (label, value) in rows + historyRows(report.history) {
                 print("\(label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)")
             }
+        }
+        for warning in report.history?.warnings ?? [] {
+            var standardError = StandardError()
+            print("cache-warmer: warning: \(warning)", to: &standardError)
         }
         if report.walStatus == "lost" {
             var standardError = StandardError()
@@ -134,5 +139,18 @@ struct StatusCommand: AsyncParsableCommand {
             print("cache-warmer: \(ReplicationError.slotLost(target: target, slot: report.slot, restartLSN: report.restartLSN.flatMap { LSN($0) }))", to: &standardError)
         }
         if !report.slotExists || report.walStatus == "lost" { throw ExitCode(3) }
+    }
+
+    /// The history window's lines (none without `history:`).
+    private func historyRows(_ history: HistoryStatus?) -> [(String, String)] {
+        guard let history else { return [] }
+        guard history.exists else { return [("history slot", "\(history.slot) (missing: run cache-warmer setup)")] }
+        return [
+            ("history slot", "\(history.slot) (keeps \(history.keep))"),
+            ("history earliest", "\(history.earliestLSN ?? "-") at \(history.earliestTime ?? "unknown time")"),
+            ("history WAL", history.retainedWALBytes.map { "\($0) bytes" } ?? "-"),
+            ("history wal_status", history.walStatus ?? "-"),
+            ("max_slot_wal_keep", history.maxSlotWALKeepSizeBytes.map { "\($0) bytes" } ?? "unlimited"),
+        ]
     }
 }

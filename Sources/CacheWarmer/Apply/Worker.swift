@@ -47,6 +47,7 @@ public final class Worker: Sendable {
     private let current = Mutex<LogicalReplicationStream?>(nil)
     private let fencesMoved: @Sendable (Set<String>) -> Void
     private let epochBegan: @Sendable (Int64) -> Void
+    private let acknowledged: @Sendable (LSN) -> Void
     private let interrupted = Atomic<Bool>(false)
 
     /// Makes a worker; nothing connects until ``run(_:)``.
@@ -54,16 +55,20 @@ public final class Worker: Sendable {
     /// - Parameter fencesMoved: told, after each applied batch, which cached queries' fences
     ///   moved (the re-warmer recomputes their hot entries).
     /// - Parameter epochBegan: told when the worker began a new cache epoch (the warm-up resyncs).
+    /// - Parameter acknowledged: told each position the worker confirmed to the slot after Redis
+    ///   confirmed it (the history window records them); called inline, so it must be cheap.
     public init(
         configuration: WorkerConfiguration, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
         fencesMoved: @escaping @Sendable (Set<String>) -> Void = { _ in },
-        epochBegan: @escaping @Sendable (Int64) -> Void = { _ in }
+        epochBegan: @escaping @Sendable (Int64) -> Void = { _ in },
+        acknowledged: @escaping @Sendable (LSN) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
         self.fencesMoved = fencesMoved
         self.epochBegan = epochBegan
+        self.acknowledged = acknowledged
     }
 
     /// Ends the run after the batch in progress: it is applied and acknowledged, a final status
@@ -190,6 +195,7 @@ public final class Worker: Sendable {
                         try await retryingRedis("the idle checkpoint") { try await applier.checkpoint(walEnd, epoch: epoch, lastWritten: lastWritten) }
                         checkpoint = max(checkpoint ?? walEnd, walEnd)
                         stream.confirm(walEnd)
+                        acknowledged(walEnd)
                     default:
                         switch try assembler.apply(event) {
                         case .committed(let transaction)?:
@@ -261,6 +267,7 @@ public final class Worker: Sendable {
         if let lastCommit = batch.lastCommit {
             checkpoint = max(checkpoint ?? lastCommit, lastCommit)
             stream.confirm(lastCommit)
+            acknowledged(lastCommit)
             summary.lastApplied = lastCommit
             metrics.replicationLag.record(max(0, stream.serverWALEnd.distance(from: lastCommit)))
         }

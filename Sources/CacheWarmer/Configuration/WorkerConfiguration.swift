@@ -56,6 +56,10 @@ public struct WorkerConfiguration: Hashable, Sendable {
     /// Entities and queries a resync works on at once (default 4).
     public var resyncParallel = 4
 
+    /// `history:`: the window of past changes kept on the writer for `replay --since` and
+    /// `peek` (nil: none; `replay` then works only from the main slot's position).
+    public var history: HistoryWindow?
+
     /// An empty configuration (defaults only).
     public init() {}
 
@@ -92,7 +96,7 @@ public struct WorkerConfiguration: Hashable, Sendable {
     private init(_ root: ConfigNode) {
         root.allowKeys([
             "namespace", "slot", "publication", "writer_url", "reader_url", "redis_url", "batch", "status_interval_s",
-            "entry_ttl_s", "tombstone_ttl_s", "metrics_port", "entities", "queries", "memory", "publication_check_interval_s", "resync", "resync_chunk_rows", "resync_parallel",
+            "entry_ttl_s", "tombstone_ttl_s", "metrics_port", "entities", "queries", "memory", "publication_check_interval_s", "resync", "resync_chunk_rows", "resync_parallel", "history",
         ])
         namespace = root.child("namespace").string(default: namespace) ?? namespace
         slot = root.child("slot").string(default: slot) ?? slot
@@ -123,6 +127,7 @@ public struct WorkerConfiguration: Hashable, Sendable {
         }
         resyncChunkRows = root.child("resync_chunk_rows").int(default: resyncChunkRows, range: 1...100_000)
         resyncParallel = root.child("resync_parallel").int(default: resyncParallel, range: 1...64)
+        history = HistoryWindow.parse(root.child("history"))
         entities = root.child("entities").mapping().compactMap { name, node in Self.entity(name, node) }
         queries = root.child("queries").mapping().compactMap { name, node in Self.query(name, node) }
     }

@@ -19,6 +19,8 @@ public enum Setup {
         public var slotCreated: Bool
         /// The slot's confirmed position (X/Y).
         public var slotConfirmedLSN: String?
+        /// What setup did for the history window's slot (nil without `history:`).
+        public var history: String?
     }
 
     /// Checks `wal_level`, creates or extends the publication to cover the configured tables, and
@@ -34,7 +36,8 @@ public enum Setup {
             let (slot, created) = try connection.createSlotIfMissing(configuration.slot)
             return Report(
                 publication: configuration.publication, tables: configuration.tables.map(\.description), slot: slot.name,
-                slotCreated: created, slotConfirmedLSN: slot.confirmedFlushLSN.map { "\($0)" })
+                slotCreated: created, slotConfirmedLSN: slot.confirmedFlushLSN.map { "\($0)" },
+                history: try HistorySetup.ensure(connection, configuration))
         }
     }
 
@@ -47,6 +50,7 @@ public enum Setup {
                 throw ReplicationError(code: .slotInUse, message: "\(writer): slot \(configuration.slot) is in use by PID \(pid): stop the worker first")
             }
             let dropped = try connection.dropSlotIfExists(configuration.slot)
+            _ = try HistorySetup.drop(connection, configuration)
             var publicationDropped = false
             if dropPublication {
                 publicationDropped = try connection.execute("SELECT 1 FROM pg_publication WHERE pubname = '\(configuration.publication.replacingOccurrences(of: "'", with: "''"))'").rows.count == 1

@@ -32,6 +32,8 @@ public struct StatusReport: Sendable, Codable, Hashable {
     public var redisCheckpoint: String?
     /// The cache epoch, nil when missing.
     public var epoch: Int64?
+    /// The history window (`history:` configured), nil otherwise.
+    public var history: HistoryStatus?
 
     /// Reads the state from the writer and Redis.
     public static func read(_ configuration: WorkerConfiguration) async throws -> StatusReport {
@@ -60,6 +62,7 @@ public struct StatusReport: Sendable, Codable, Hashable {
         let replies = try await RedisClient(url: try RedisURL(redisText)).pipeline([commands.getCheckpoint, commands.getEpoch])
         report.redisCheckpoint = replies[0].text.flatMap { LSN(parsing: $0) }.map { "\($0)" }
         report.epoch = try CacheEpoch.parse(replies[1])
+        report.history = try await HistoryStatus.read(configuration)
         return report
     }
 }
