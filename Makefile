@@ -4,9 +4,10 @@ STACK := deploy/local/stack.sh
 SWIFT_BUILD_FLAGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_SCRATCH := .build-fuzz
+CHAOS_FAULTS ?= 20
 
 .PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures \
-	deploy-check deploy-image-check deploy-image-check-if-changed release-static
+	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short
 
 ## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
 ## the worker streaming while a writer changes orders and products, with a live view.
@@ -15,7 +16,7 @@ demo: stack-up build
 	@deploy/local/demo.sh
 
 ## Runs every test against the real local stack, then a CI-sized fuzz run of the decoder.
-test: stack-up deploy-check unit-and-integration fuzz
+test: stack-up deploy-check unit-and-integration chaos-short fuzz
 
 stack-up:
 	@$(STACK) up
@@ -32,6 +33,15 @@ unit-and-integration: build
 	@$(STACK) psql writer -qAt -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name ~ '^(t_|cw_bench_)' AND NOT active" >/dev/null
 	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --skip FaultTests
 	eval "$$($(STACK) env)" && swift test $(SWIFT_BUILD_FLAGS) --filter FaultTests --no-parallel
+
+## Chaos suite on a private stack of its own (ports 27432-27434, 27379): faults under a write
+## and read load, then an independent checker compares the cache with the database (CHAOS_FAULTS).
+chaos: build
+	Scripts/chaos/chaos.sh --faults $(CHAOS_FAULTS)
+
+# The CI-sized chaos run: 6 faults, about a minute.
+chaos-short: build
+	Scripts/chaos/chaos.sh --faults 6
 
 ## libFuzzer on the pgoutput decoder, seeded with the captured fixtures (FUZZ_SECONDS, default 60).
 fuzz: fuzz-build
