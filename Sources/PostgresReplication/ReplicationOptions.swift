@@ -44,8 +44,11 @@ public struct ReplicationOptions: Hashable, Sendable {
     /// Session settings for the walsender, which formats pgoutput's text values with them.
     public var sessionSettings: [String: String] = ReplicationOptions.canonicalSessionSettings
 
-    /// The settings under which pgoutput's text values match the cache's canonical formats.
-    public static let canonicalSessionSettings = ["TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex"]
+    /// The settings under which pgoutput's text values match the cache's canonical formats
+    /// (docs/cache-protocol.md section 4; readers set the same values in every fill).
+    public static let canonicalSessionSettings = [
+        "TimeZone": "UTC", "DateStyle": "ISO", "IntervalStyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex", "lc_monetary": "C",
+    ]
 
     /// Options for `slot` and `publications`, defaults elsewhere.
     public init(slot: String, publications: [String]) {

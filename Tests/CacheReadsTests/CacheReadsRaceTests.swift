@@ -6,7 +6,7 @@ import PostgresNIO
 import TestSupport
 import Testing
 
-/// More of the design note's race cases and the lag rules, in the same serialized suite (they
+/// More of the race cases of docs/consistency.md and the lag rules, in the same serialized suite (they
 /// pause replay on the shared replica).
 extension CacheReadsTests {
     /// Writer fills racing commits: a writer read's version L must be a lower bound, so no
