@@ -4,6 +4,7 @@ import CacheReads
 import CacheWarmer
 import Foundation
 import Logging
+import RedisCache
 
 /// `cache-warmer resync`: warms the cache from the database while the worker streams.
 struct ResyncCommand: AsyncParsableCommand {
@@ -120,4 +121,16 @@ func queryFill(_ reads: CacheReads) -> QueryFill {
         default: return .notFilled
         }
     }
+}
+
+/// `status` lines for resyncs of the current epoch (`warming: order 120000 rows`); none when
+/// Redis cannot be read or nothing was resynced in this epoch.
+func resyncStatusRows(_ configuration: WorkerConfiguration?) async -> [(String, String)] {
+    guard let configuration, let text = configuration.redisURL, let url = try? RedisURL(text), let redis = try? RedisClient(url: url),
+        let namespace = try? CacheNamespace(configuration.namespace),
+        let epoch = try? CacheEpoch.parse(await redis.command(["GET", CacheKeys(namespace: namespace).epoch])),
+        let statuses = try? await ResyncStatus.read(configuration, redis: redis, epoch: epoch)
+    else { return [] }
+    await redis.close()
+    return statuses.map { ("resync \($0.entity)", $0.done ? "warm: \($0.rows) rows filled in this epoch" : "warming: \($0.rows) rows so far") }
 }
