@@ -24,8 +24,9 @@ import Testing
             let reads = harness.reads
             let order = try await harness.insertOrder(status: "before")
             #expect(try await eventuallyAsync {
-                try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .readYourWrites(order.token)).source == .reader
-            })
+                let read = try await reads.row(entity: "order", key: KeyPart(order.id), consistency: .boundedStaleness(60))
+                return read.source == .reader && read.value == order.json
+            }, "the private standby serves reads: \(reads.readerStatus)")
             let entry = try harness.commands.keys.row(try EntityName("order"), key: [KeyPart(order.id)])
             _ = try harness.redis.command(["DEL", entry])
             #expect(reads.readerStatus.first?.isHealthy == true)
