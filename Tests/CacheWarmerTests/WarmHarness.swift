@@ -24,7 +24,8 @@ final class WarmHarness: Sendable {
 
     /// - Parameter inProcessWorker: start the worker in this process (false: the test runs the
     ///   executable's `run` itself).
-    init(rows: Int, inProcessWorker: Bool = true) async throws {
+    /// - Parameter extraYAML: appended to the executable's configuration file (e.g. `queries:`).
+    init(rows: Int, inProcessWorker: Bool = true, extraYAML: (String) -> String = { _ in "" }) async throws {
         self.rows = rows
         let setup = try StackEnvironment.writerConnection()
         try setup.execute("""
@@ -50,7 +51,7 @@ final class WarmHarness: Sendable {
             resync_chunk_rows: 1000
             entities:
               item: { table: public.\(table), key: [id] }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """.appending(extraYAML(table)).write(toFile: config, atomically: true, encoding: .utf8)
         guard inProcessWorker else {
             run = nil
             return
