@@ -58,6 +58,11 @@ latest=$($PSQL -Atc 'SELECT max(id) FROM "Order"')
 echo "== the newest order, in Postgres and in Redis (cw:order:$latest)"
 $PSQL -Atc "SET TimeZone = 'UTC'; SELECT to_jsonb(o)::text FROM \"Order\" o WHERE id = $latest"
 $REDIS hget "cw:order:$latest" row
+echo "== the warm-up: when run begins a new epoch (first start, Redis lost its data) it resyncs from the replica"
+grep -E "warm-up|resync finished" "$LOG" | tail -4 || echo "(no new epoch this run: the cache was already current)"
+echo "== resync on demand (orders of the last 30 days, as warm: says), then verify against the database"
+"$BIN" resync order --config deploy/cache-warmer.yaml 2>/dev/null
+"$BIN" verify order --sample 500 --config deploy/cache-warmer.yaml 2>/dev/null || echo "verify found stale entries (exit 1)"
 echo "== stopping the worker (SIGTERM: finishes the batch, acknowledges, exits 0)"
 kill -TERM "$WORKER"
 wait "$WORKER" && echo "worker exited 0"
