@@ -6,6 +6,6 @@ struct CacheWarmerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache-warmer",
         abstract: "Keeps Redis fresh from a Postgres logical replication slot.",
-        subcommands: [RunCommand.self, ReplayCommand.self, SetupCommand.self, TeardownCommand.self, StatusCommand.self, CheckCommand.self, GetCommand.self, ResyncCommand.self, VerifyCommand.self, InspectCommand.self]
+        subcommands: [RunCommand.self, ReplayCommand.self, SetupCommand.self, TeardownCommand.self, StatusCommand.self, CheckCommand.self, GetCommand.self, ResyncCommand.self, VerifyCommand.self, InspectCommand.self, PeekCommand.self]
     )
 }
