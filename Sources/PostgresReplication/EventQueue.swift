@@ -59,6 +59,11 @@ final class EventQueue: Sendable {
         }
     }
 
+    /// True when events wait in the buffer (the consumer is behind the stream).
+    var hasBacklog: Bool {
+        state.withLock { !$0.buffer.isEmpty }
+    }
+
     /// Blocks the producer thread until the consumer takes events or `timeout` seconds pass.
     func waitForSpace(timeout: Double) {
         _ = space.wait(timeout: .now() + timeout)

@@ -58,6 +58,12 @@ public final class LogicalReplicationStream: AsyncSequence, Sendable {
         control.withLock { $0.reportedFlush }
     }
 
+    /// True when decoded events are already waiting for the consumer: a consumer may then keep
+    /// work in flight (e.g. a Redis pipeline) while it takes them, instead of finishing it first.
+    public var hasBacklog: Bool {
+        queue.hasBacklog
+    }
+
     /// The server's WAL end as last reported (keepalives, data): with ``confirmed``, the lag.
     public var serverWALEnd: LSN {
         control.withLock { $0.serverWALEnd }

@@ -16,19 +16,35 @@ final class PrivateRedis: Sendable {
     init() throws {
         directory = NSTemporaryDirectory() + StackEnvironment.uniqueName("cw-redis")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        port = Int.random(in: 36_400...36_999)
         pid = Mutex(0)
-        try start()
+        var port = 0
+        for _ in 0..<5 {
+            port = Int.random(in: 36_400...36_999)
+            if (try? Self.launch(port: port, directory: directory, pid: pid)) != nil { break }
+            port = 0
+        }
+        guard port != 0 else { throw NotStarted(port: port, log: directory + "/redis.log") }
+        self.port = port
     }
 
     /// Starts the server (again), loading `dump.rdb` from its directory if one was saved.
     func start() throws {
+        try Self.launch(port: port, directory: directory, pid: pid)
+    }
+
+    private static func launch(port: Int, directory: String, pid: borrowing Mutex<pid_t>) throws {
         let spawned = try StackEnvironment.spawn(
             ["/usr/bin/redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no"],
             output: directory + "/redis.log")
         pid.withLock { $0 = spawned }
         for _ in 0..<200 {
-            if (try? connection().command(["PING"]))?.text == "PONG" { return }
+            if (try? RedisConnection(url: try RedisURL("redis://127.0.0.1:\(port)/0")).command(["PING"]))?.text == "PONG" { return }
+            var status: Int32 = 0
+            if waitpid(spawned, &status, WNOHANG) == spawned {
+                // It exited (the port was taken): try another.
+                pid.withLock { $0 = 0 }
+                break
+            }
             usleep(25_000)
         }
         throw NotStarted(port: port, log: directory + "/redis.log")

@@ -34,7 +34,7 @@ import Testing
         // ALTER SYSTEM needs the server's superuser: the stack's OS user over its socket.
         let superuser = try PostgresConnection(ConnectionString(
             "host=\(try StackEnvironment.require("STACK_PG_SOCKET_DIR")) port=\(try StackEnvironment.require("STACK_PG_PORT")) user=\(try StackEnvironment.require("STACK_PG_OS_USER")) dbname=postgres"))
-        try superuser.execute("ALTER SYSTEM SET wal_sender_timeout = '2s'")
+        try superuser.execute("ALTER SYSTEM SET wal_sender_timeout = '3s'")
         try superuser.execute("SELECT pg_reload_conf()")
         defer {
             _ = try? superuser.execute("ALTER SYSTEM RESET wal_sender_timeout")
@@ -43,7 +43,7 @@ import Testing
         let redis = try PrivateRedis()
         let table = StackEnvironment.uniqueName("t_evt")
         defer { Self.drop(table) }
-        // The production status interval (10 s), five times the server's timeout.
+        // The production status interval (10 s), more than three times the server's timeout.
         let harness = try Self.harness(redis, table: table, statusInterval: 10)
         let run = harness.start()
         try harness.sql("INSERT INTO \(table) VALUES (0, 'first')")

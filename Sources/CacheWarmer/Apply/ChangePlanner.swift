@@ -62,6 +62,11 @@ public struct ChangePlanner: Sendable {
         }
     }
 
+    /// Whether `table`'s rows are invalidated instead of written through (generated columns).
+    public mutating func setInvalidateOnly(_ table: TableName, _ invalidateOnly: Bool) {
+        entities[table]?.forceInvalidate = invalidateOnly
+    }
+
     /// Adds the writes for `change`, committed at `lsn`, to `batch`.
     public func plan(_ change: RowChange, lsn: LSN, into batch: inout WriteBatch) {
         switch change {

@@ -22,7 +22,7 @@ struct DatabaseCheck: Sendable {
                 throw WorkerError(code: .notSetUp, message: "\(writer): replication slot \(configuration.slot) does not exist: run `cache-warmer setup`")
             }
             if slot.isLost {
-                throw ReplicationError(code: .slotInvalidated, message: "\(writer): replication slot \(configuration.slot) was invalidated (wal_status = lost): run `cache-warmer teardown` and `cache-warmer setup`; the cache epoch will move")
+                throw ReplicationError.slotLost(target: writer, slot: configuration.slot, restartLSN: slot.restartLSN)
             }
             let tables = try PublicationSetup.ensure(connection, TableRequirements(configuration), create: false)
             var types = PostgresTypes.builtin

@@ -42,11 +42,16 @@ struct TransactionAssembler {
         self.largeTransactionBytes = largeTransactionBytes
     }
 
-    /// A configured table changed shape in the open transaction (its Relation message just
-    /// arrived): see ``ChangePlanner/shapeChanged(_:invalidateOnly:lsn:into:)``; the new shape is
-    /// recorded in Redis with the transaction.
-    mutating func shapeChanged(_ table: TableName, fingerprint: String, invalidateOnly: Bool) {
-        planner.shapeChanged(table, invalidateOnly: invalidateOnly, lsn: .zero, into: &open)
+    /// A configured table's shape in the open transaction (its Relation message just arrived):
+    /// with `voiding`, it changed (see ``ChangePlanner/shapeChanged(_:invalidateOnly:lsn:into:)``);
+    /// either way the shape is recorded in Redis with the transaction and write-through follows
+    /// `invalidateOnly`.
+    mutating func shapeChanged(_ table: TableName, fingerprint: String, invalidateOnly: Bool, voiding: Bool) {
+        if voiding {
+            planner.shapeChanged(table, invalidateOnly: invalidateOnly, lsn: .zero, into: &open)
+        } else {
+            planner.setInvalidateOnly(table, invalidateOnly)
+        }
         open.recordShape(table.sql, fingerprint)
     }
 

@@ -156,8 +156,7 @@ public final class Worker: Sendable {
             try await SchemaWatch.storedShapes(applier.redis, keys: applier.keys, configuration: configuration)
         }
         var watch = SchemaWatch(configuration: configuration, writer: writer, tables: database.tables, shapes: shapes, logger: logger)
-        /// The checkpoint this worker last wrote in this epoch: Redis holding less went back in time.
-        var checkpoint = start.checkpoint
+        var inFlight = InFlight(confirmed: start.checkpoint)
         var replication = ReplicationOptions(slot: configuration.slot, publications: [configuration.publication])
         replication.startLSN = options.startLSN
         replication.endLSN = options.endLSN
@@ -178,10 +177,14 @@ public final class Worker: Sendable {
                 try await watch.checkIfDue()
                 for event in chunk {
                     if case .message(let message, _, _) = event {
-                        if case .relation(let relation) = message,
-                            case .shapeChanged(let table, let fingerprint, let invalidateOnly) = try await watch.observe(relation)
-                        {
-                            assembler.shapeChanged(table, fingerprint: fingerprint, invalidateOnly: invalidateOnly)
+                        if case .relation(let relation) = message {
+                            switch try await watch.observe(relation) {
+                            case .unchanged: break
+                            case .shapeChanged(let table, let fingerprint, let invalidateOnly):
+                                assembler.shapeChanged(table, fingerprint: fingerprint, invalidateOnly: invalidateOnly, voiding: true)
+                            case .recordOnly(let table, let fingerprint, let invalidateOnly):
+                                assembler.shapeChanged(table, fingerprint: fingerprint, invalidateOnly: invalidateOnly, voiding: false)
+                            }
                         }
                         try watch.checkPlaceable(message)
                     }
@@ -190,10 +193,11 @@ public final class Worker: Sendable {
                         metrics.reconnects.increment()
                         _ = try assembler.apply(event)
                     case .idle(let walEnd):
-                        try await flush(&batch, applier: applier, stream: stream, epoch: epoch, checkpoint: &checkpoint, summary: &summary)
-                        let lastWritten = checkpoint
+                        try await submit(&batch, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                        try await drain(&inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                        let lastWritten = inFlight.confirmed
                         try await retryingRedis("the idle checkpoint") { try await applier.checkpoint(walEnd, epoch: epoch, lastWritten: lastWritten) }
-                        checkpoint = max(checkpoint ?? walEnd, walEnd)
+                        inFlight.confirmed = max(inFlight.confirmed ?? walEnd, walEnd)
                         stream.confirm(walEnd)
                         acknowledged(walEnd)
                     default:
@@ -203,24 +207,32 @@ public final class Worker: Sendable {
                             if batch.transactions >= configuration.batchMaxTransactions || batch.writeCount >= configuration.batchMaxWrites
                                 || batch.payloadBytes >= configuration.maxTransactionBytes
                             {
-                                try await flush(&batch, applier: applier, stream: stream, epoch: epoch, checkpoint: &checkpoint, summary: &summary)
+                                try await submit(&batch, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
                             }
                         case .part(var part)?:
-                            try await flush(&batch, applier: applier, stream: stream, epoch: epoch, checkpoint: &checkpoint, summary: &summary)
-                            try await flush(&part, applier: applier, stream: stream, epoch: epoch, checkpoint: &checkpoint, summary: &summary)
+                            try await submit(&batch, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                            try await submit(&part, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
                         case nil:
                             break
                         }
                     }
                 }
-                try await flush(&batch, applier: applier, stream: stream, epoch: epoch, checkpoint: &checkpoint, summary: &summary)
+                try await submit(&batch, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                // Caught up with the stream: finish and acknowledge what is in Redis now, rather
+                // than when more WAL arrives (the server's idle keepalives wait for it).
+                if !stream.hasBacklog {
+                    try await drain(&inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                }
             }
-            try await flush(&batch, applier: applier, stream: stream, epoch: epoch, checkpoint: &checkpoint, summary: &summary)
+            try await submit(&batch, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+            try await drain(&inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
         } catch let error as WorkerError where error.code == .notSetUp {
+            await inFlight.abandon()
             await stream.stop()
             try await voidEntries(because: error, applier: applier, epoch: epoch)
             throw error
         } catch {
+            await inFlight.abandon()
             await stream.stop()
             throw error
         }
@@ -249,23 +261,100 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Applies the batch, retrying Redis failures with backoff (nothing is acknowledged and no
-    /// more is read meanwhile), then acknowledges its last commit.
-    private func flush(
-        _ batch: inout WriteBatch, applier: CacheApplier, stream: LogicalReplicationStream, epoch: Int64, checkpoint: inout LSN?,
+    /// Batches submitted and not yet acknowledged: the next batch is read, decoded and planned
+    /// while the previous one is in Redis, so Redis' time and the round trip no longer add to the
+    /// stream's. They reach Redis one after the other, in commit order.
+    static let batchesInFlight = 2
+
+    /// Batches sent to Redis and not yet acknowledged, oldest first, and the checkpoint Redis
+    /// confirmed last (a `set-checkpoint` finding less means Redis went back in time).
+    struct InFlight {
+        var confirmed: LSN?
+        var batches: [(batch: WriteBatch, started: ContinuousClock.Instant, task: Task<CacheApplier.Outcome, any Error>)] = []
+
+        /// Waits for every batch without acknowledging any (the run is ending with an error:
+        /// the slot sends them again).
+        mutating func abandon() async {
+            for entry in batches { _ = try? await entry.task.value }
+            batches.removeAll()
+        }
+    }
+
+    /// Sends `batch` to Redis without waiting for it, once fewer than ``batchesInFlight`` are
+    /// there; acknowledgements still follow commit order (``completeOldest``).
+    private func submit(
+        _ batch: inout WriteBatch, to inFlight: inout InFlight, applier: CacheApplier, stream: LogicalReplicationStream, epoch: Int64,
         summary: inout Summary
     ) async throws {
         guard batch.writeCount > 0 || batch.lastCommit != nil else { return }
-        let pending = batch
-        let lastWritten = checkpoint
-        let described = batch.lastCommit.map { "the batch ending at \($0)" } ?? "part of a large transaction"
-        try await retryingRedis(described) {
-            let started = ContinuousClock.now
-            let outcome = try await applier.apply(pending, epoch: epoch, lastWritten: lastWritten)
-            metrics.recordBatch(pending, outcome: outcome, duration: ContinuousClock.now - started)
+        while inFlight.batches.count >= Self.batchesInFlight {
+            try await completeOldest(&inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
         }
+        let pending = batch
+        let lastWritten = inFlight.confirmed
+        // Each batch goes to Redis once the one before it is in (its failure fails this one too),
+        // so a checkpoint is never written before the writes it covers, whatever the retries.
+        let previous = inFlight.batches.last?.task
+        let task = Task {
+            _ = try await previous?.value
+            return try await applier.apply(pending, epoch: epoch, lastWritten: lastWritten)
+        }
+        inFlight.batches.append((pending, .now, task))
+        batch = WriteBatch()
+    }
+
+    /// Waits for every batch in Redis and acknowledges them in order.
+    private func drain(
+        _ inFlight: inout InFlight, applier: CacheApplier, stream: LogicalReplicationStream, epoch: Int64, summary: inout Summary
+    ) async throws {
+        while !inFlight.batches.isEmpty {
+            try await completeOldest(&inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+        }
+    }
+
+    /// Waits for the oldest batch and acknowledges it. When Redis failed under it, the later
+    /// batches are let finish and all are applied again one by one, in order, retrying with
+    /// backoff (nothing is acknowledged and no more is read meanwhile; writes sent twice are
+    /// no-ops, their versions being equal).
+    private func completeOldest(
+        _ inFlight: inout InFlight, applier: CacheApplier, stream: LogicalReplicationStream, epoch: Int64, summary: inout Summary
+    ) async throws {
+        let (batch, started, task) = inFlight.batches.removeFirst()
+        do {
+            let outcome = try await task.value
+            acknowledge(batch, outcome: outcome, duration: .now - started, inFlight: &inFlight, stream: stream, summary: &summary)
+        } catch let error as RedisError {
+            metrics.redisErrors.increment()
+            logger.warning("redis write failed: retrying; nothing is acknowledged meanwhile", metadata: [
+                "error": "\(error)", "batch_last_commit": "\(batch.lastCommit.map { "\($0)" } ?? "part of a large transaction")",
+            ])
+            var again = [batch]
+            for entry in inFlight.batches {
+                _ = try? await entry.task.value
+                again.append(entry.batch)
+            }
+            inFlight.batches.removeAll()
+            for pending in again {
+                let lastWritten = inFlight.confirmed
+                let described = pending.lastCommit.map { "the batch ending at \($0)" } ?? "part of a large transaction"
+                let retried = ContinuousClock.now
+                let outcome = try await retryingRedis(described) { try await applier.apply(pending, epoch: epoch, lastWritten: lastWritten) }
+                acknowledge(pending, outcome: outcome, duration: .now - retried, inFlight: &inFlight, stream: stream, summary: &summary)
+            }
+        } catch {
+            await inFlight.abandon()
+            throw error
+        }
+    }
+
+    /// Records an applied batch and acknowledges its last commit.
+    private func acknowledge(
+        _ batch: WriteBatch, outcome: CacheApplier.Outcome, duration: Duration, inFlight: inout InFlight, stream: LogicalReplicationStream,
+        summary: inout Summary
+    ) {
+        metrics.recordBatch(batch, outcome: outcome, duration: duration)
         if let lastCommit = batch.lastCommit {
-            checkpoint = max(checkpoint ?? lastCommit, lastCommit)
+            inFlight.confirmed = max(inFlight.confirmed ?? lastCommit, lastCommit)
             stream.confirm(lastCommit)
             acknowledged(lastCommit)
             summary.lastApplied = lastCommit
@@ -275,6 +364,5 @@ public final class Worker: Sendable {
         summary.transactions += batch.transactions
         summary.changes += batch.changes
         summary.batches += 1
-        batch = WriteBatch()
     }
 }

@@ -20,6 +20,8 @@ struct SchemaWatch {
         case unchanged
         /// The table's shape differs from the one its entries were written under.
         case shapeChanged(TableName, fingerprint: String, invalidateOnly: Bool)
+        /// No shape was recorded for the table: record this one, void nothing.
+        case recordOnly(TableName, fingerprint: String, invalidateOnly: Bool)
     }
 
     let configuration: WorkerConfiguration
@@ -78,9 +80,15 @@ struct SchemaWatch {
         }
         byOID[state.oid] = table
         let fingerprint = Self.fingerprint(relation, generated: state.generatedColumns)
-        guard shapes[table] != fingerprint else { return .unchanged }
+        guard let previous = shapes[table] else {
+            // First sight of the table in this epoch's Redis (a first start, or an upgrade from a
+            // version that did not record shapes): its entries were written under this shape.
+            shapes[table] = fingerprint
+            return .recordOnly(table, fingerprint: fingerprint, invalidateOnly: !state.generatedColumns.isEmpty)
+        }
+        guard previous != fingerprint else { return .unchanged }
         logger.notice("table changed shape: entries written under the old shape are void from this transaction on", metadata: [
-            "table": "\(table.spelling)", "previous": "\(shapes[table] ?? "unknown")", "now": "\(fingerprint)",
+            "table": "\(table.spelling)", "previous": "\(previous)", "now": "\(fingerprint)",
         ])
         shapes[table] = fingerprint
         return .shapeChanged(table, fingerprint: fingerprint, invalidateOnly: !state.generatedColumns.isEmpty)

@@ -44,7 +44,7 @@ extension Setup {
         let (previousStatus, slot, floor) = try await offPool {
             let connection = try adminConnection(writer)
             try connection.requireLogicalWAL()
-            try connection.ensurePublication(configuration.publication, tables: configuration.tables.map(\.sql), create: true)
+            try PublicationSetup.ensure(connection, TableRequirements(configuration), create: true)
             let previous = try connection.slotState(slotName)
             if let pid = previous?.activePID {
                 throw ReplicationError(code: .slotInUse, message: "\(writer): slot \(slotName) is in use by PID \(pid): stop the worker first")
