@@ -344,15 +344,27 @@ public final class Resync: Sendable {
             try Task.checkCancellation()
             let values = Dictionary(parameters.object.members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
             var filled = 0, newer = 0, skipped = 0
-            do {
-                switch try await queryFill(query.name, values) {
-                case .filled: filled = 1
-                case .alreadyCached: newer = 1
-                case .notFilled: skipped = 1
+            // A fill refused because the reader had not replayed the worker's checkpoint (or a
+            // fence) is tried again a few times, as the re-warmer does.
+            for attempt in 0..<5 {
+                do {
+                    switch try await queryFill(query.name, values) {
+                    case .filled: filled = 1
+                    case .alreadyCached: newer = 1
+                    case .notFilled:
+                        if attempt < 4 {
+                            try await Task.sleep(for: .milliseconds(50 << attempt))
+                            continue
+                        }
+                        skipped = 1
+                    }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    skipped = 1
+                    context.logger.warning("resync: query read failed", metadata: ["query": "\(query.name)", "parameters": "\(parameters.json)", "error": "\(error)"])
                 }
-            } catch {
-                skipped = 1
-                context.logger.warning("resync: query read failed", metadata: ["query": "\(query.name)", "parameters": "\(parameters.json)", "error": "\(error)"])
+                break
             }
             progress.add(query.name, rows: 1, filled: filled, alreadyNewer: newer, skipped: skipped)
         }
