@@ -33,6 +33,7 @@ public final class CacheReads: Sendable, Service {
     private let flights = SingleFlight<ReadResult>()
     private let lastFallbackLog = Mutex<ContinuousClock.Instant?>(nil)
     private let writerPositions = WriterPositions()
+    private let keyTypes = KeyTypes()
 
     /// Validates the configuration and makes the pools; connects nothing until ``run()``.
     public init(configuration: CacheReadsConfiguration, logger: Logger = Logger(label: "cache-reads")) throws(CacheReadsError) {
@@ -104,6 +105,13 @@ public final class CacheReads: Sendable, Service {
                     try? await Task.sleep(for: self.configuration.probeInterval)
                 }
             }
+            group.addTask {
+                while !Task.isCancelled, !self.keyTypes.knows(self.entities.keys) {
+                    await self.loadKeyTypes()
+                    if self.keyTypes.knows(self.entities.keys) { break }
+                    try? await Task.sleep(for: .seconds(5))
+                }
+            }
         }
     }
 
@@ -129,6 +137,32 @@ public final class CacheReads: Sendable, Service {
         await withDiscardingTaskGroup { group in
             for reader in readers {
                 group.addTask { await reader.probe(timeout: timeout, maximumLag: self.configuration.maximumReaderLag, writer: writer) }
+            }
+        }
+    }
+
+    /// Learns the type of every entity's key columns from the writer's catalog (``KeyTypes``).
+    private func loadKeyTypes() async {
+        let client = writerReadOnly
+        let logger = self.logger
+        for (name, plan) in entities {
+            var query = PostgresQuery(unsafeSQL: """
+                SELECT coalesce(array_agg(t.typname::text ORDER BY k.ord), '{}')::text
+                FROM unnest($1::text[]) WITH ORDINALITY k(name, ord)
+                JOIN pg_attribute a ON a.attrelid = to_regclass($2::text) AND a.attname = k.name
+                JOIN pg_type t ON t.oid = a.atttypid
+                """)
+            do {
+                try query.binds.append(UntypedText(text: CanonicalJSON.render(.array(plan.keyColumns.map { .string($0) })).replacingOccurrences(of: "[", with: "{").replacingOccurrences(of: "]", with: "}")))
+                try query.binds.append(UntypedText(text: plan.table))
+                let bound = query
+                let text = try await Retrying.withTimeout(configuration.operationTimeout, "key types") {
+                    try await client.withConnection { connection in try await VersionedFetch.scalar(connection, bound, logger) }
+                }
+                let names = (text ?? "{}").dropFirst().dropLast().split(separator: ",").map(String.init)
+                if names.count == plan.keyColumns.count { keyTypes.record(name, names) }
+            } catch {
+                logger.debug("cannot read key column types", metadata: ["entity": "\(name)", "error": "\(TransientError.describe(error))"])
             }
         }
     }
@@ -188,7 +222,7 @@ public final class CacheReads: Sendable, Service {
         guard let plan = entities[entity] else {
             throw CacheReadsError(code: .unknownName, context: entity, message: "no such entity (configured: \(entities.keys.sorted().joined(separator: ", ")))")
         }
-        return try await read(try plan.lookup(key), consistency)
+        return try await read(try plan.lookup(keyTypes.canonical(entity, key)), consistency)
     }
 
     /// Reads the row of a single-column-key entity.

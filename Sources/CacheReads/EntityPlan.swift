@@ -8,6 +8,8 @@ import PostgresNIO
 struct EntityPlan: Sendable {
     var name: EntityName
     var keyColumns: [String]
+    /// The table as SQL (`"schema"."name"`).
+    var table: String
     var sql: String
     var commands: CacheCommands
 
@@ -18,6 +20,7 @@ struct EntityPlan: Sendable {
             throw CacheReadsError(code: .configuration, context: entity.name, message: error.description)
         }
         keyColumns = entity.key
+        table = entity.table.sql
         let conditions = entity.key.enumerated().map { index, column in "t.\(Self.quote(column)) = $\(index + 1)" }
         sql = "SELECT to_jsonb(t)::text FROM \(entity.table.sql) t WHERE \(conditions.joined(separator: " AND "))"
         var ttl = ttl

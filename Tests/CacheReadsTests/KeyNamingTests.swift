@@ -95,6 +95,14 @@ import Testing
                 #expect(try harness.cached(try entry(entity, canonical)).state == .value(value), "\(entity): filled under the row's own key \(canonical)")
             }
             #expect(reads.statistics.fillsRenamed == cases.count)
+            // Once the library knows the key columns' types (read from the catalog at start and
+            // every 5 s until every entity's table exists), a uuid or integer spelled otherwise
+            // is looked up under the worker's spelling: a hit.
+            for (entity, typed, canonical) in cases where entity == "kn-user" || entity == "kn-item" {
+                #expect(try await eventuallyAsync(within: 8) {
+                    try await reads.row(entity: entity, key: KeyPart(typed), consistency: .eventual).source == .cache
+                }, "\(entity) \(typed) hits the entry \(canonical)")
+            }
 
             // The worker's side of the changes: it names the entries from the rows (canonical keys).
             let changed = try await run(reads, [

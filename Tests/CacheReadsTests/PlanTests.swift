@@ -52,3 +52,20 @@ import Testing
         #expect(throws: CacheReadsError.self) { try plan.lookup([KeyPart(7)]) }
     }
 }
+
+/// Key parts respelled as the worker prints their column's type.
+@Suite struct KeyTypesTests {
+    @Test func uuidsAndIntegersAreRespelledOthersKept() {
+        #expect(KeyTypes.canonical(KeyPart("6F9619FF-8B86-D011-B42D-00CF4FC964FF"), type: "uuid").text == "6f9619ff-8b86-d011-b42d-00cf4fc964ff")
+        #expect(KeyTypes.canonical(KeyPart("{6F9619FF-8B86-D011-B42D-00CF4FC964FF}"), type: "uuid").text == "{6F9619FF-8B86-D011-B42D-00CF4FC964FF}")
+        #expect(KeyTypes.canonical(KeyPart("042"), type: "int4").text == "42")
+        #expect(KeyTypes.canonical(KeyPart("+42"), type: "int8").text == "42")
+        #expect(KeyTypes.canonical(KeyPart("-007"), type: "int2").text == "-7")
+        #expect(KeyTypes.canonical(KeyPart(" 42"), type: "int4").text == " 42")
+        #expect(KeyTypes.canonical(KeyPart("042"), type: "text").text == "042")
+        let types = KeyTypes()
+        #expect(types.canonical("e", [KeyPart("042")]) == [KeyPart("042")], "types not known yet: as given")
+        types.record("e", ["int4", "text"])
+        #expect(types.canonical("e", [KeyPart("042"), KeyPart("042")]) == [KeyPart("42"), KeyPart("042")])
+    }
+}
