@@ -173,6 +173,8 @@ import Testing
             namespace: \(harness.namespace)
             slot: \(harness.slot)
             metrics_port: \(port)
+            # /readyz says 503 "warming" while the warm-up of a new epoch runs (WarmUpFaultTests).
+            resync: "off"
             entities:
               order: { table: public."Order", key: [id] }
             # A re-warmed query adds the read library and the re-warmer to the service group:
