@@ -179,4 +179,81 @@ import Testing
         #expect(StackEnvironment.waitForExit(worker, within: 30) == 0)
         await harness.cleanUp()
     }
+
+    /// A configured table dropped, or taken out of the publication, while the worker streams:
+    /// `run` exits 3 (not set up) within the check interval, with one line naming the table.
+    @Test(arguments: ["DROP TABLE", "ALTER PUBLICATION"])
+    func aTableGoneFromThePublicationWhileStreamingExits3(change: String) async throws {
+        let table = StackEnvironment.uniqueName("t_gone")
+        let publication = StackEnvironment.uniqueName("t_gone_pub")
+        let slot = StackEnvironment.uniqueName("t_gone_slot")
+        let writer = try StackEnvironment.writerConnection()
+        try writer.execute("CREATE TABLE \(table) (id int PRIMARY KEY, note text)")
+        try writer.execute("CREATE PUBLICATION \(publication) FOR TABLE \(table)")
+        defer {
+            _ = try? writer.execute("DROP PUBLICATION IF EXISTS \(publication)")
+            _ = try? writer.execute("DROP TABLE IF EXISTS \(table)")
+            _ = try? writer.dropSlotIfExists(slot)
+        }
+        let config = try Self.writeConfig("""
+            namespace: \(table.replacingOccurrences(of: "_", with: "-"))
+            slot: \(slot)
+            publication: \(publication)
+            status_interval_s: 0.2
+            publication_check_interval_s: 0.5
+            metrics_port: 0
+            entities:
+              item: { table: public.\(table), key: [id] }
+            """)
+        #expect(try Self.cli(["setup"], config: config).status == 0)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(table).log").path
+        let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config], output: log)
+        #expect(try await eventually(within: 30) { try writer.slotState(slot)?.activePID != nil })
+        try writer.execute("INSERT INTO \(table) VALUES (1, 'a')")
+        try writer.execute(change == "DROP TABLE" ? "DROP TABLE \(table)" : "ALTER PUBLICATION \(publication) DROP TABLE \(table)")
+        let changed = Date()
+        let status = StackEnvironment.waitForExit(worker, within: 30)
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(status == 3, "\(change): \(output)")
+        #expect(Date().timeIntervalSince(changed) < 15, "noticed within the check interval")
+        let lines = Self.errorLines(output)
+        #expect(lines.count == 1 && lines[0].contains(table), "one line naming the table: \(output)")
+    }
+
+    /// A row larger than the entry limit (64 MB here, the limit 16 MiB): the worker writes an
+    /// invalidation marker instead of the row, acknowledges past it and goes on.
+    @Test func aRowLargerThan64MBBecomesAnInvalidationMarker() async throws {
+        let harness = try WorkerHarness()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(harness.slot)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = try Self.writeConfig("""
+            namespace: \(harness.namespace)
+            slot: \(harness.slot)
+            status_interval_s: 0.2
+            metrics_port: 0
+            entities:
+              order: { table: public."Order", key: [id] }
+            """)
+        let log = directory.appendingPathComponent("worker.log").path
+        let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config], output: log)
+        // Random text does not compress: the row stays over 64 MB in the WAL.
+        let id = try #require(try harness.sql("""
+            INSERT INTO "Order" ("userId", "totalCents", note)
+            SELECT 64, 64, string_agg(md5(random()::text), '') FROM generate_series(1, 2100000) RETURNING id
+            """).scalar)
+        let after = try #require(try harness.sql("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (64, 1) RETURNING id").scalar)
+        let committed = try harness.currentWAL()
+        #expect(try harness.sql("SELECT octet_length(note) > 64 * 1024 * 1024 FROM \"Order\" WHERE id = \(id)").scalar == "t")
+        #expect(try await harness.waitApplied(through: committed, within: 120), "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        let entry = try harness.hash("\(harness.namespace):order:\(id)")
+        #expect(entry["invalidated"] == "1" && entry["row"] == nil, "\(entry.keys.sorted())")
+        #expect(try harness.hash("\(harness.namespace):order:\(after)")["row"] != nil, "the worker goes on after the large row")
+        #expect(try await eventually(within: 30) { (try PostgresConnection(harness.writer).slotState(harness.slot)?.confirmedFlushLSN ?? .zero) >= committed })
+        var exitStatus: Int32 = 0
+        #expect(waitpid(worker, &exitStatus, WNOHANG) == 0, "still running")
+        kill(worker, SIGTERM)
+        #expect(StackEnvironment.waitForExit(worker, within: 30) == 0)
+        _ = try? harness.sql("DELETE FROM \"Order\" WHERE id = \(id)")
+        await harness.cleanUp()
+    }
 }
