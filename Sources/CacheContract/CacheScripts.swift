@@ -116,10 +116,15 @@ public enum CacheScripts {
         local out = {}
         for i = 1, n do
           local key, kind, l = KEYS[i + 1], ARGV[4 * i - 2], ARGV[4 * i - 1]
-          if stored_not_older(key, e, l) then
+          local s = redis.call('HMGET', key, 'lsn', 'epoch', 'deleted', 'invalidated')
+          local sl, se = stored_lsn(s[1]), tonumber(s[2])
+          if sl and se and (se > e or (se == e and (sl == l or cmp(sl, l) > 0))) then
             out[i] = 0
           else
-            redis.call('DEL', key)
+            -- The hash keeps its fields when the stored kind is the one written (a row over a
+            -- row): HSET replaces them; another kind's field must go first.
+            local stored_kind = (s[3] and 'deleted') or (s[4] and 'invalidated') or (s[1] and 'row') or kind
+            if stored_kind ~= kind then redis.call('DEL', key) end
             if kind == 'row' then
               redis.call('HSET', key, 'lsn', l, 'row', ARGV[4 * i + 1], 'epoch', ARGV[1])
             else
