@@ -224,7 +224,11 @@ public final class Resync: Sendable {
                 context.logger.debug("resync chunk read", metadata: [
                     "entity": "\(scan.name)", "rows": "\(chunk.rows.count)", "lsn": "\(chunk.lsn.map { "\($0)" } ?? "none")",
                 ])
-                guard let lsn = chunk.lsn, lsn < minimum else { return chunk }
+                guard let lsn = chunk.lsn, lsn < minimum else {
+                    var chunk = chunk
+                    chunk.minimum = minimum
+                    return chunk
+                }
                 guard try await context.waitForReplay(reader, to: minimum, limit: wait) else {
                     throw WorkerError(
                         code: .invalidConfiguration,
@@ -287,7 +291,8 @@ public final class Resync: Sendable {
             let minimum = max(meta.checkpoint ?? .zero, meta.floor ?? .zero)
             guard try await context.waitForReplay(reader, to: minimum, limit: options.replayWait) else { break }
             let keys = counts.refused
-            let chunk = try await offPool { try reader.read(scan.select(keys: keys)) }
+            var chunk = try await offPool { try reader.read(scan.select(keys: keys)) }
+            chunk.minimum = minimum
             counts.refused = []
             counts.skipped += keys.count - chunk.rows.count  // deleted meanwhile
             let again = try await fill(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch)

@@ -18,6 +18,9 @@ struct VersionedRows: Sendable {
     var lsn: LSN?
     /// Per row: the row's `to_jsonb` text and its key columns as text.
     var rows: [(json: String, key: [String])]
+    /// The worker's checkpoint (or the epoch's floor) read before the rows: their fills must
+    /// not go below it (the eviction rule).
+    var minimum: LSN = .zero
 }
 
 /// One libpq connection reading row sets with a version. Blocking: call it from a Dispatch
