@@ -53,10 +53,15 @@ struct WorkerBenchmark: AsyncParsableCommand {
         let workload = try ReplicationWorkload.prepare(writer: writer, transactions: transactions)
         defer { try? workload.cleanUp() }
         try workload.copySlot("cw_bench_worker")
+        let statistics = try RedisConnection(url: try RedisURL(redisURL))
+        _ = try statistics.command(["CONFIG", "RESETSTAT"])
+        let cpuBefore = ProcessCPU.seconds()
         let started = ContinuousClock.now
-        let summary = try await Worker(configuration: configuration(slot: "cw_bench_worker"), logger: quietLogger())
-            .run(.init(endLSN: workload.end))
+        let worker = Worker(configuration: try configuration(slot: "cw_bench_worker"), logger: quietLogger())
+        let summary = try await worker.run(.init(endLSN: workload.end))
         let workerRate = Double(summary.changes) / (ContinuousClock.now - started).seconds
+        let workerCPU = ProcessCPU.seconds() - cpuBefore
+        let scriptMicroseconds = try Self.scriptMicroseconds(statistics)
         guard summary.changes == workload.changes else { throw BenchmarkError("the worker applied \(summary.changes) changes, expected \(workload.changes)") }
         print("  worker replay: \(summary.changes) changes in \(summary.batches) pipelines")
         try workload.copySlot("cw_bench_raw")
@@ -65,6 +70,8 @@ struct WorkerBenchmark: AsyncParsableCommand {
             .init(label: "worker replay (decode, plan, Redis, ack)", value: workerRate, unit: "changes/s"),
             .init(label: "pg_recvlogical --plugin=pgoutput", value: rawRate, unit: "changes/s"),
             .init(label: "replay ratio (goal >= 0.8)", value: workerRate / rawRate, unit: "ratio"),
+            .init(label: "worker CPU per change (goal <= 3)", value: workerCPU * 1e6 / Double(max(1, summary.changes)), unit: "µs"),
+            .init(label: "Redis script time per change (goal <= 2.5)", value: scriptMicroseconds / Double(max(1, summary.changes)), unit: "µs"),
         ]
 
         print("latency: \(rate) transactions/s for \(seconds) s ...")
@@ -97,6 +104,16 @@ struct WorkerBenchmark: AsyncParsableCommand {
                 """, file: "worker-benchmark", environment: ["DB_WRITER_URL": writerURL, "REDIS_URL": redisURL])
         configuration.slot = slot
         return configuration
+    }
+
+    /// Microseconds Redis spent in `EVALSHA` since the last `CONFIG RESETSTAT`
+    /// (`INFO commandstats`: `cmdstat_evalsha:calls=...,usec=...`).
+    static func scriptMicroseconds(_ redis: RedisConnection) throws -> Double {
+        let info = try redis.command(["INFO", "commandstats"]).text ?? ""
+        guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+            let field = line.split(separator: ",").first(where: { $0.hasPrefix("usec=") })
+        else { return 0 }
+        return Double(field.dropFirst("usec=".count)) ?? 0
     }
 
     private func quietLogger() -> Logger {
