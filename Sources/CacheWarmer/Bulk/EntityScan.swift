@@ -75,6 +75,15 @@ public struct EntityScan: Sendable {
         return "SELECT to_jsonb(t)::text, \(keyTexts) FROM \(entity.table.sql) t WHERE (\(keyList)) IN (\(tuples))"
     }
 
+    /// Which of `keys` exist: like ``select(keys:)`` with an empty first column instead of the row JSON.
+    func existing(keys: [[String]]) -> String {
+        let keyTexts = entity.key.map { "t.\(Self.quote($0))::text" }.joined(separator: ", ")
+        let tuples = keys.map { key in
+            "(" + zip(key, keyTypes).map { text, type in "\(Self.literal(text))::\(type.sql)" }.joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
+        return "SELECT '', \(keyTexts) FROM \(entity.table.sql) t WHERE (\(keyList)) IN (\(tuples))"
+    }
+
     /// A random sample of at most `rows` rows of the considered set.
     func sampleSelect(rows: Int) -> String {
         let keyTexts = entity.key.map { "t.\(Self.quote($0))::text" }.joined(separator: ", ")

@@ -200,14 +200,23 @@ public final class Verify: Sendable {
         _ keys: [String], prefix: String, scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader
     ) async throws -> [Suspect] {
         guard !keys.isEmpty else { return [] }
-        let reads = try await readEntries(keys, fence: fence, commands: commands, redis: redis)
-        let live = zip(keys, reads).filter { _, read in
-            if read.isValid, case .value = read.state { return true }
-            return false
+        // A cheap first look (plain HMGETs, the epoch and the entity fence once per batch) that
+        // can only let too many through: the fence only rises within an epoch, and every
+        // suspect's verdict comes from the contract's `read` script in ``recheck``.
+        let meta = try await redis.pipeline([["GET", commands.keys.epoch], ["HMGET", fence.key, "lsn", "epoch"]])
+        let epoch = meta[0].text
+        var fenceLSN: LSN = .zero
+        if case .array(let parts) = meta[1], parts.count == 2, parts[1].text == epoch, let lsn = parts[0].text.flatMap({ LSN(sortableString: $0) }) {
+            fenceLSN = lsn
+        }
+        let replies = try await redis.pipeline(keys.map { ["HMGET", $0, "lsn", "epoch", "deleted", "invalidated"] })
+        let live = zip(keys, replies).filter { _, reply in
+            guard case .array(let fields) = reply, fields.count == 4, let lsn = fields[0].text.flatMap({ LSN(sortableString: $0) }) else { return false }
+            return fields[1].text == epoch && fields[2].text != "1" && fields[3].text != "1" && lsn >= fenceLSN
         }.map(\.0)
         guard !live.isEmpty else { return [] }
         let keyTexts = live.compactMap { RowKeyText.parts($0, prefix: prefix) }
-        let rows = try await offPool { try reader.read(scan.select(keys: keyTexts)) }
+        let rows = try await offPool { try reader.read(scan.existing(keys: keyTexts)) }
         let existing = Set(rows.rows.compactMap { try? scan.entryKey($0.key, keys: commands.keys) })
         return zip(live, keyTexts).filter { !existing.contains($0.0) }.map { entry, key in
             Suspect(key: key, entry: entry, lsn: rows.lsn ?? .zero, deleted: true)
