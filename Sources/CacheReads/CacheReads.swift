@@ -25,6 +25,8 @@ public final class CacheReads: Sendable, Service {
     private let queries: [String: QueryPlan]
     private let writer: PostgresClient
     private let writerReadOnly: PostgresClient
+    /// The writer's URL, to name why connecting fails when the pool only times out.
+    private let writerURL: DatabaseURL
     private let readers: [ReaderEndpoint]
     private let redis: [RedisClient]
     private let nextRedis = Atomic<UInt>(0)
@@ -61,6 +63,7 @@ public final class CacheReads: Sendable, Service {
         self.entities = entities
         self.queries = queries
         let writerURL = try DatabaseURL(writerText)
+        self.writerURL = writerURL
         writer = PostgresClient(configuration: writerURL.clientConfiguration(settings: configuration), backgroundLogger: logger)
         writerReadOnly = PostgresClient(configuration: writerURL.clientConfiguration(settings: configuration), backgroundLogger: logger)
         var readers: [ReaderEndpoint] = []
@@ -387,7 +390,7 @@ public final class CacheReads: Sendable, Service {
                 }
             }
         } catch {
-            throw wrap(error, lookup)
+            throw wrap(await Self.explained(error, url: writerURL, within: configuration.connectTimeout), lookup)
         }
         count { $0.writerQueries += 1 }
         if fetched.lsn == nil {

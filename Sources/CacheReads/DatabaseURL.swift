@@ -39,10 +39,24 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
     /// no startup parameters.
     func clientConfiguration(settings: CacheReadsConfiguration) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
+        switch tlsMode {
+        case nil: tls = .disable
+        case (let tlsConfiguration, true)?: tls = .require(tlsConfiguration)
+        case (let tlsConfiguration, false)?: tls = .prefer(tlsConfiguration)
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = settings.connectTimeout
+        configuration.options.maximumConnections = settings.maximumConnections
+        return configuration
+    }
+
+    /// TLS by `sslmode` and `sslrootcert` (nil: no TLS), and whether it is required.
+    var tlsMode: (configuration: TLSConfiguration, required: Bool)? {
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
         switch sslMode {
-        case "disable", "allow": tls = .disable
+        case "disable", "allow": return nil
         case "require", "verify-ca", "verify-full":
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
             // As libpq: require with a root certificate verifies the chain like verify-ca;
             // verify-full also checks the host name against the certificate.
             switch sslMode {
@@ -51,17 +65,11 @@ struct DatabaseURL: Sendable, CustomStringConvertible {
             default: tlsConfiguration.certificateVerification = .fullVerification
             }
             if let sslRootCert, sslRootCert != "system" { tlsConfiguration.trustRoots = .file(sslRootCert) }
-            tls = .require(tlsConfiguration)
+            return (tlsConfiguration, true)
         default:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
             tlsConfiguration.certificateVerification = .none
-            tls = .prefer(tlsConfiguration)
+            return (tlsConfiguration, false)
         }
-        var configuration = PostgresClient.Configuration(
-            host: host, port: port, username: user, password: password, database: database, tls: tls)
-        configuration.options.connectTimeout = settings.connectTimeout
-        configuration.options.maximumConnections = settings.maximumConnections
-        return configuration
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

@@ -32,4 +32,19 @@ import Testing
         }
         #expect(result.value == json, "\(result)")
     }
+
+    @Test func aWrongCAFailsWithAClearError() async throws {
+        let server = try DedicatedPostgres.start()
+        defer { server.stop() }
+        let wrong = server.url(query: "sslmode=verify-full&sslrootcert=\(server.otherCAFile)")
+        let error = await #expect(throws: CacheReadsError.self) {
+            try await ReadsHarness.with(try Self.configuration(wrong)) { harness in
+                try await harness.reads.row(entity: "order", key: KeyPart("1"), consistency: .strong)
+            }
+        }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("TLS certificate does not verify") && text.contains(server.otherCAFile), "\(text)")
+        #expect(text.contains("127.0.0.1:\(server.port)"), "names the server: \(text)")
+        #expect(!text.contains("\n") && !text.contains("cachewarmer:cachewarmer"), "\(text)")
+    }
 }
