@@ -92,7 +92,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Slot position, confirmed lag (bytes, seconds), retained WAL, wal_status, Redis checkpoint, epoch, whether a worker holds the slot.",
-        discussion: "Exit status 0 when the slot exists and is not lost, 3 otherwise."
+        discussion: "Exit status 0 when the slot exists and is not lost and the publication delivers what the configuration needs, 3 otherwise."
     )
 
     @OptionGroup var common: CommonOptions
@@ -122,6 +122,7 @@ struct StatusCommand: AsyncParsableCommand {
                 ("retained WAL", report.retainedWALBytes.map { "\($0) bytes" } ?? "-"),
                 ("wal_status", report.walStatus ?? "-"),
                 ("worker", report.workerActive ? "streaming (walsender pid \(report.activePID ?? 0))" : "none holds the slot"),
+                ("publication", report.publicationProblem == nil ? "delivers what the configuration needs" : "NOT READY: see below"),
                 ("redis checkpoint", report.redisCheckpoint ?? "none"),
                 ("cache epoch", report.epoch.map { "\($0)" } ?? "none"),
             ]
@@ -138,7 +139,11 @@ struct StatusCommand: AsyncParsableCommand {
             let target = ConnectionString((try? common.load().writerURL) ?? "writer")
             print("cache-warmer: \(ReplicationError.slotLost(target: target, slot: report.slot, restartLSN: report.restartLSN.flatMap { LSN($0) }))", to: &standardError)
         }
-        if !report.slotExists || report.walStatus == "lost" { throw ExitCode(3) }
+        if let problem = report.publicationProblem {
+            var standardError = StandardError()
+            print("cache-warmer: not ready: \(problem)", to: &standardError)
+        }
+        if !report.slotExists || report.walStatus == "lost" || report.publicationProblem != nil { throw ExitCode(3) }
     }
 
     /// The history window's lines (none without `history:`).

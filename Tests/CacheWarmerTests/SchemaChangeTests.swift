@@ -119,6 +119,8 @@ import Testing
         #expect(error.code == .notSetUp && error.message.contains("public.\(table): not in publication \(table)_pub"), "\(error)")
         #expect(try !harness.read("acct", "1").isValid, "the pending row is no longer served")
         #expect(harness.worker.metrics.notReadyReasons.contains { $0.hasPrefix("publication:") })
+        let status = try await StatusReport.read(harness.configuration)
+        #expect(status.publicationProblem?.contains("public.\(table): not in publication") == true, "`status` says it too")
         await harness.cleanUp()
     }
 

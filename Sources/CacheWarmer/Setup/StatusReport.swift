@@ -32,6 +32,9 @@ public struct StatusReport: Sendable, Codable, Hashable {
     public var redisCheckpoint: String?
     /// The cache epoch, nil when missing.
     public var epoch: Int64?
+    /// What the publication cannot deliver for the configuration (nil when nothing): the worker
+    /// is not ready and `run` refuses to start, or stops.
+    public var publicationProblem: String?
     /// The history window (`history:` configured), nil otherwise.
     public var history: HistoryStatus?
 
@@ -50,12 +53,18 @@ public struct StatusReport: Sendable, Codable, Hashable {
             if let pid = state?.activePID {
                 lag = try connection.execute("SELECT extract(epoch FROM flush_lag) FROM pg_stat_replication WHERE pid = \(pid)").scalar.flatMap { Double($0) }
             }
+            var problem: String?
+            do {
+                try PublicationSetup.ensure(connection, TableRequirements(configuration), create: false)
+            } catch let error as WorkerError where error.code == .notSetUp {
+                problem = error.message
+            }
             return StatusReport(
                 slot: slotName, slotExists: state != nil, confirmedFlushLSN: state?.confirmedFlushLSN.map { "\($0)" },
                 restartLSN: state?.restartLSN.map { "\($0)" }, currentWAL: "\(current)",
                 confirmedLagBytes: state?.confirmedFlushLSN.map { current.distance(from: $0) }, flushLagSeconds: lag,
                 retainedWALBytes: state?.restartLSN.map { current.distance(from: $0) }, walStatus: state?.walStatus,
-                workerActive: state?.activePID != nil, activePID: state?.activePID)
+                workerActive: state?.activePID != nil, activePID: state?.activePID, publicationProblem: problem)
         }
         let keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         let commands = CacheCommands(keys: keys)
