@@ -32,7 +32,9 @@ PY=/usr/bin/python3
 [[ -x "$BIN" ]] || { echo "chaos: $BIN is missing (swift build first)" >&2; exit 2; }
 if ! "$PY" -c 'import psycopg2, redis' 2>/dev/null; then
     if [[ $EUID -eq 0 ]]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-psycopg2 python3-redis >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq python3-psycopg2 python3-redis >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null && apt-get install -y -qq python3-psycopg2 python3-redis >/dev/null; }
     else
         echo "chaos: needs python3-psycopg2 and python3-redis (apt-get install -y python3-psycopg2 python3-redis)" >&2; exit 2
     fi
