@@ -1,6 +1,7 @@
 import CacheContract
 import NIOCore
 import PGOutput
+import TestSupport
 import Testing
 
 /// Key rendering: byte-exact strings and escape safety.

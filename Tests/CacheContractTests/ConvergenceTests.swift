@@ -1,6 +1,7 @@
 import CacheContract
 import PGOutput
 import RedisCache
+import TestSupport
 import Testing
 
 /// Property: whatever the order in which worker writes, tombstones, invalidations, fence bumps

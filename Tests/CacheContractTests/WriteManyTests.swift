@@ -1,6 +1,7 @@
 import CacheContract
 import PGOutput
 import RedisCache
+import TestSupport
 import Testing
 
 /// `write-many-if-newer` follows exactly the rules of the single-entry scripts.

@@ -10,21 +10,9 @@ import Testing
 /// changes then deletes, writes then TRUNCATE) end with what their last operations leave:
 /// whatever the cache serves for a key is the database's row there, or a miss.
 @Suite struct KeyMoveTests {
-    /// A small deterministic generator (SplitMix64), so a failing seed can be replayed.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One transaction's statements over `rows` (position -> item), updating `rows` to what the
     /// database holds after it commits.
-    static func transaction(_ rows: inout [Int: String], table: String, positions: ClosedRange<Int>, serial: inout Int, using random: inout Seeded) -> [String] {
+    static func transaction(_ rows: inout [Int: String], table: String, positions: ClosedRange<Int>, serial: inout Int, using random: inout SplitMix64) -> [String] {
         var statements = ["SET CONSTRAINTS ALL DEFERRED"]
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             let free = positions.filter { rows[$0] == nil }
@@ -94,7 +82,7 @@ import Testing
             configuration.batchMaxTransactions = 7
         }
         let run = harness.start()
-        var random = Seeded(state: seed)
+        var random = SplitMix64(seed: seed)
         var rows: [Int: String] = [:]
         var serial = 0
         let positions = 1...10
