@@ -50,7 +50,10 @@ enum VersionedFetch {
         do {
             value = try await body()
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            // In a task of its own: a read cancelled by its time limit must still end the
+            // transaction, or the pooled connection would carry it into the next lease.
+            let connection = connection
+            await Task { _ = try? await connection.query("ROLLBACK", logger: logger) }.value
             throw error
         }
         try await connection.query("COMMIT", logger: logger)
