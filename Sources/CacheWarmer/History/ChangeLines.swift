@@ -6,7 +6,8 @@ import PGOutput
 /// change, TRUNCATE and logical message, with the transaction's commit LSN, xid and commit time.
 /// Values are the text pgoutput sent (JSON strings), SQL NULL is `null`, an unchanged TOAST value
 /// the server did not send is `{"unchanged_toast":true}`, binary values `{"binary":"<hex>"}`.
-/// Members appear in a fixed order (documented in the README); no whitespace.
+/// `key` holds the replica identity columns as the Relation message marks them (every column
+/// with `REPLICA IDENTITY FULL`). Members appear in a fixed order; no whitespace.
 public struct ChangeLines: Sendable {
     private var relations = RelationCache()
     private var transaction: (commitLSN: LSN, xid: UInt32, commitTime: PostgresTimestamp)?

@@ -54,8 +54,13 @@ public final class HistoryKeeper: Service, Sendable {
                 await tick(record: record, writer: ConnectionString(writerText), state: &state)
             }
             timer.cancel()
-            // The last confirmed position is recorded on the way out, so a restart finds it.
-            await tick(record: record, writer: ConnectionString(writerText), state: &state, advance: false)
+            // The last confirmed position is recorded on the way out, so a restart finds it (in
+            // a task of its own: a cancelled run would cancel the Redis call).
+            let last = state
+            await Task {
+                var final = last
+                await tick(record: record, writer: ConnectionString(writerText), state: &final, advance: false)
+            }.value
         } onGracefulShutdown: {
             wakeUp.finish()
         }
@@ -117,6 +122,7 @@ public final class HistoryKeeper: Service, Sendable {
             }
         } catch {
             state.connection = nil
+            if Task.isCancelled { return }
             logger.warning("history window: could not record or advance; retrying (the worker is not affected)", metadata: [
                 "slot": "\(historySlot)", "error": "\(error)",
             ])
