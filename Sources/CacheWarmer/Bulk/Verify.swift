@@ -132,15 +132,31 @@ public final class Verify: Sendable {
     ) async throws -> (VerifyCounts, [Suspect]) {
         var counts = VerifyCounts(name: scan.entity.name)
         var suspects: [Suspect] = []
-        var after: [String]? = nil
         let chunkRows = options.sample.map { min($0, 100_000) } ?? options.chunkRows
-        while true {
-            let select = options.sample == nil ? scan.chunkSelect(after: after, rows: chunkRows) : scan.sampleSelect(rows: chunkRows)
-            let chunk = try await offPool { try reader.read(select) }
-            guard let lsn = chunk.lsn else { throw WorkerError(code: .invalidConfiguration, message: "\(context.target): no version for the rows read (writer wait timed out)") }
+        let sample = options.sample != nil
+        func read(after: [String]?) -> Task<VersionedRows, any Error> {
+            let select = sample ? scan.sampleSelect(rows: chunkRows) : scan.chunkSelect(after: after, rows: chunkRows)
+            return Task { try await offPool { try reader.read(select) } }
+        }
+        // The next chunk is read from the database while this one's entries are read from Redis.
+        var pending: Task<VersionedRows, any Error>? = read(after: nil)
+        while let current = pending {
+            let chunk = try await current.value
+            let isLast = sample || chunk.rows.count < chunkRows
+            pending = isLast ? nil : read(after: chunk.rows.last?.key)
+            guard let lsn = chunk.lsn else {
+                pending?.cancel()
+                throw WorkerError(code: .invalidConfiguration, message: "\(context.target): no version for the rows read (writer wait timed out)")
+            }
             var entries: [String] = []
             for row in chunk.rows { entries.append((try? scan.entryKey(row.key, keys: commands.keys)) ?? "") }
-            let reads = try await readEntries(entries, fence: fence, commands: commands, redis: redis)
+            let reads: [CacheRead]
+            do {
+                reads = try await readEntries(entries, fence: fence, commands: commands, redis: redis)
+            } catch {
+                _ = try? await pending?.value
+                throw error
+            }
             for (index, row) in chunk.rows.enumerated() where !entries[index].isEmpty {
                 counts.checked += 1
                 switch compare(reads[index], row: row.json) {
@@ -149,8 +165,6 @@ public final class Verify: Sendable {
                 case .different: suspects.append(Suspect(key: row.key, entry: entries[index], lsn: lsn, deleted: false))
                 }
             }
-            if options.sample != nil || chunk.rows.count < chunkRows { break }
-            after = chunk.rows.last?.key
         }
         return (counts, suspects)
     }
