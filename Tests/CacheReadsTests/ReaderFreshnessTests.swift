@@ -2,6 +2,7 @@ import CacheContract
 import CacheReads
 import Foundation
 import PGOutput
+import PostgresNIO
 import TestSupport
 import Testing
 
@@ -56,6 +57,17 @@ import Testing
                 if unhealthyAfter == nil, reads.readerStatus.first?.isHealthy == false { unhealthyAfter = ContinuousClock.now - cut }
                 try await Task.sleep(for: .milliseconds(100))
             }
+            // Control: the standby's own view says it is not behind at all (everything it
+            // received is replayed), the measure the library used before.
+            let standby = try await PostgresConnection.connect(
+                configuration: .init(host: "127.0.0.1", port: port, username: "cachewarmer", password: "cachewarmer", database: "cachewarmer", tls: .disable),
+                id: 1, logger: harness.logger)
+            var ownView: Bool?
+            for try await same in try await standby.query("SELECT pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()", logger: harness.logger).decode(Bool.self) {
+                ownView = same
+            }
+            try await standby.close()
+            #expect(ownView == true, "control: the cut-off standby reports receive = replay (lag 0 by its own measure)")
             let status = try #require(reads.readerStatus.first)
             #expect(!status.isHealthy, "the cut-off standby is out of rotation: \(status)")
             #expect((status.writerLag ?? 0) > 2, "its lag is measured against the writer: \(status)")
