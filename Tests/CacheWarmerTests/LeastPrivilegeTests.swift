@@ -1,6 +1,7 @@
 import CacheWarmer
 import Foundation
 import PostgresReplication
+import RedisCache
 import TestSupport
 import Testing
 
@@ -92,5 +93,50 @@ import Testing
         let teardown = try cli(["teardown"], workerURL)
         #expect(teardown.status == 0 && teardown.output.contains("dropped"), "\(teardown.output)")
         await harness.cleanUp()
+    }
+
+    /// The local stack's roles (`stack.sh up` creates them as `--print-grants` prints them): the
+    /// worker streams as `cw_worker`, a read fills from the replica as `cw_reader`.
+    @Test func theStackRunsTheWorkerAndTheReadersAsTheirRoles() async throws {
+        let workerURL = try StackEnvironment.require("DB_WORKER_URL")
+        let readerURL = try StackEnvironment.require("DB_READER_ROLE_URL")
+        let readerOnWriterURL = try StackEnvironment.require("DB_READER_ROLE_WRITER_URL")
+        let slot = StackEnvironment.uniqueName("t_lp_slot")
+        let namespace = StackEnvironment.uniqueName("t-lp").replacingOccurrences(of: "_", with: "-")
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("\(slot).yaml").path
+        try """
+            namespace: \(namespace)
+            slot: \(slot)
+            status_interval_s: 0.2
+            metrics_port: 0
+            entities:
+              order: { table: public."Order", key: [id] }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let roles = try PostgresConnection(ConnectionString(workerURL)).execute(
+            "SELECT rolname, rolsuper, rolreplication FROM pg_roles WHERE rolname IN ('cw_worker', 'cw_reader') ORDER BY rolname").rows
+        #expect(roles.map { $0.compactMap { $0 } } == [["cw_reader", "f", "f"], ["cw_worker", "f", "t"]])
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("\(slot).log").path
+        let run = { (arguments: [String]) throws -> Int32? in
+            StackEnvironment.waitForExit(
+                try StackEnvironment.spawn([WorkerProcessTests.binary] + arguments + ["--config", config], output: output), within: 60)
+        }
+        #expect(try run(["setup", "--writer-url", workerURL]) == 0, "\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        let worker = try StackEnvironment.spawn(
+            [WorkerProcessTests.binary, "run", "--config", config, "--writer-url", workerURL, "--reader-url", readerURL], output: output)
+        let writer = try StackEnvironment.writerConnection()
+        let id = try #require(try writer.execute("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (77, 77) RETURNING id").scalar)
+        let redis = try RedisConnection(url: try RedisURL(try StackEnvironment.require("REDIS_URL")))
+        #expect(try await eventually(within: 30) { (try? redis.command(["HGET", "\(namespace):order:\(id)", "row"]))?.text != nil },
+                "\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        _ = try redis.command(["DEL", "\(namespace):order:\(id)"])
+        #expect(try run(["get", "order", id, "--writer-url", readerOnWriterURL, "--reader-url", readerURL]) == 0)
+        let read = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(read.contains("\"totalCents\": 77"), "a read as cw_reader: \(read)")
+        kill(worker, SIGTERM)
+        #expect(StackEnvironment.waitForExit(worker, within: 30) == 0)
+        #expect(try run(["teardown", "--writer-url", workerURL]) == 0)
+        if case .array(let keys) = try redis.command(["KEYS", "\(namespace):*"]), !keys.isEmpty {
+            _ = try redis.command(["DEL"] + keys.compactMap(\.text))
+        }
     }
 }
