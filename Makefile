@@ -7,7 +7,7 @@ FUZZ_SCRATCH := .build-fuzz
 CHAOS_FAULTS ?= 20
 
 .PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures \
-	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short
+	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short bench-history
 
 ## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
 ## the worker streaming while a writer changes orders and products, with a live view.
@@ -80,6 +80,11 @@ bench: bench-decode
 bench-decode:
 	swift build -c release --product cw-bench
 	.build/release/cw-bench decode
+
+## Replay from the history window vs pg_recvlogical over the same range (needs the stack).
+bench-history:
+	swift build -c release --scratch-path .build-release --product cw-bench
+	eval "$$($(STACK) env)" && .build-release/release/cw-bench history
 
 ## Regenerates the pgoutput fixtures from a throwaway PostgreSQL 15 cluster.
 fixtures:
