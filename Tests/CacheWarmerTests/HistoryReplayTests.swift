@@ -67,6 +67,16 @@ import Testing
         #expect(try cents(base.hash("\(untilB):order:\(third)")) == 20, "C's delete is not replayed")
         #expect(try base.hash("\(untilB):order:\(later[0])").isEmpty, "nothing after C")
 
+        // Into the live namespace: an entry Redis lost comes back, nothing goes back in time.
+        let liveBefore = try ids.map { try base.hash("\(base.namespace):order:\($0)") }
+        let liveEpoch = try base.epoch()
+        _ = try base.redis().command(["DEL", "\(base.namespace):order:\(second)"])
+        _ = try await history.replay(.time(beforeA), into: base.namespace)
+        #expect(try base.epoch() == liveEpoch, "the live epoch is kept")
+        for (id, before) in zip(ids, liveBefore) {
+            #expect(try base.hash("\(base.namespace):order:\(id)") == before, "order \(id) after replaying into the live namespace")
+        }
+
         #expect(try history.slot(base.slot)?.confirmedFlushLSN == mainBefore, "replay does not move the main slot")
         #expect(try history.historyPosition() == historyBefore, "nor the history slot")
         #expect(try history.copies().isEmpty, "the slot copies are dropped")

@@ -88,7 +88,8 @@ public final class HistoryKeeper: Service, Sendable {
             if let open = state.connection {
                 connection = open
             } else {
-                connection = try await offPool { try Setup.adminConnection(writer) }
+                // No statement_timeout: after a long stop the first advance may decode a lot of WAL.
+                connection = try await offPool { try PostgresConnection(writer, settings: ["lock_timeout": "10s"]) }
             }
             state.connection = connection
             let slot = try await offPool { try connection.slotState(historySlot) }
@@ -97,7 +98,7 @@ public final class HistoryKeeper: Service, Sendable {
                     ? "history slot \(historySlot) does not exist: run `cache-warmer setup` to create it (replay from the past is unavailable)"
                     : "history slot \(historySlot) was invalidated (wal_status = lost; max_slot_wal_keep_size too small for the window): run `cache-warmer setup` to create it anew; the main slot is not affected"
                 warnOnce(problem, state: &state)
-                try await trim(record, now: now, below: nil)
+                try await trim(record, now: now)
                 return
             }
             if state.warned != nil {
@@ -143,7 +144,7 @@ public final class HistoryKeeper: Service, Sendable {
     }
 
     /// Trims the record of a slot that cannot advance, so it stays bounded.
-    private func trim(_ record: HistoryRecord, now: Date, below: LSN?) async throws {
+    private func trim(_ record: HistoryRecord, now: Date) async throws {
         if let target = try await target(record, now: now) { try await record.trim(before: target.time) }
     }
 
