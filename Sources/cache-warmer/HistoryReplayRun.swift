@@ -14,9 +14,25 @@ func runHistoryReplay(configuration: WorkerConfiguration, range: HistoryRange, l
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     let reached = Reached()
+    let finished = Finished()
     let service = HistoryReplayService(
         configuration: configuration, range: range, logger: logger, progress: { lsn in reached.value.withLock { $0 = max($0 ?? lsn, lsn) } }
-    ) { outcome in
+    ) { outcome in finished.value.withLock { $0 = outcome } }
+    let progress = isatty(STDERR_FILENO) == 1 ? Task { await printProgress(range: range, reached: reached, registry: registry) } : nil
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    do {
+        try await group.run()
+    } catch {
+        progress?.cancel()
+        await progress?.value
+        throw error
+    }
+    progress?.cancel()
+    await progress?.value
+    if let outcome = finished.value.withLock({ $0 }) {
         let summary = outcome.summary
         let rate = outcome.streamSeconds > 0 ? Double(summary.changes) / outcome.streamSeconds : 0
         print(
@@ -24,13 +40,6 @@ func runHistoryReplay(configuration: WorkerConfiguration, range: HistoryRange, l
                 + "into namespace \(configuration.namespace) (epoch \(summary.epoch)) in \(String(format: "%.2f", outcome.streamSeconds)) s "
                 + "(\(Int(rate)) changes/s; advancing the copy to the start took \(String(format: "%.2f", outcome.advanceSeconds)) s)")
     }
-    let progress = isatty(STDERR_FILENO) == 1 ? Task { await printProgress(range: range, reached: reached, registry: registry) } : nil
-    defer { progress?.cancel() }
-    let group = ServiceGroup(
-        configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-    try await group.run()
 }
 
 /// One line a second until cancelled: `replay: 0/5A3B1C8 (42.0%) 31250 changes/s, ETA 12 s`.
@@ -41,6 +50,7 @@ private func printProgress(range: HistoryRange, reached: Reached, registry: Prom
     var lastTime = began
     while !Task.isCancelled {
         try? await Task.sleep(for: .seconds(1))
+        if Task.isCancelled { break }
         guard let position = reached.value.withLock({ $0 }) else { continue }
         let now = ContinuousClock.now
         let changes = changesTotal(registry)
@@ -73,4 +83,9 @@ extension Duration {
 /// The newest position the replay confirmed, shared with the progress line.
 private final class Reached: Sendable {
     let value = Mutex<LSN?>(nil)
+}
+
+/// The replay's outcome, once it finished.
+private final class Finished: Sendable {
+    let value = Mutex<HistoryReplayService.Outcome?>(nil)
 }
