@@ -83,16 +83,20 @@ public struct CacheCommands: Hashable, Sendable {
             keys: [entry, keys.epoch], arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.tombstone)])
     }
 
-    /// Reader: fill a row entry with data read at `lsn` (a lower bound of what it contains).
+    /// Reader: fill a row entry with data read at `lsn` (a lower bound of what it contains);
+    /// `minimum`: the worker's checkpoint read with the miss (or before a resync chunk; nil when
+    /// Redis had none): a fill below it is refused, since an entry the worker wrote above `lsn`
+    /// may have been evicted.
     /// Reply: ``FillOutcome``.
-    public func fillRow(_ entry: String, row: String, lsn: LSN, epoch: Int64) -> RedisScriptCall {
-        fill(entry, field: "row", payload: row, lsn: lsn, epoch: epoch, fences: [])
+    public func fillRow(_ entry: String, row: String, lsn: LSN, epoch: Int64, minimum: LSN?) -> RedisScriptCall {
+        fill(entry, field: "row", payload: row, lsn: lsn, epoch: epoch, fences: [], minimum: minimum)
     }
 
     /// Reader (or the worker re-warming): fill a derived entry read at `lsn`, covered by
-    /// `fences` (the query fence and any parameter fences). Reply: ``FillOutcome``.
-    public func fillDerived(_ entry: String, value: String, lsn: LSN, epoch: Int64, fences: [FenceKey]) -> RedisScriptCall {
-        fill(entry, field: "value", payload: value, lsn: lsn, epoch: epoch, fences: fences)
+    /// `fences` (the query fence and any parameter fences), refused below `minimum` (as for
+    /// ``fillRow(_:row:lsn:epoch:minimum:)``). Reply: ``FillOutcome``.
+    public func fillDerived(_ entry: String, value: String, lsn: LSN, epoch: Int64, fences: [FenceKey], minimum: LSN?) -> RedisScriptCall {
+        fill(entry, field: "value", payload: value, lsn: lsn, epoch: epoch, fences: fences, minimum: minimum)
     }
 
     /// Worker: raise a fence to `lsn` and delete the covered entries now stale.
@@ -142,9 +146,9 @@ public struct CacheCommands: Hashable, Sendable {
     /// `GET` of the current epoch (a decimal integer, or nil when Redis lost it).
     public var getEpoch: [String] { ["GET", keys.epoch] }
 
-    private func fill(_ entry: String, field: String, payload: String, lsn: LSN, epoch: Int64, fences: [FenceKey]) -> RedisScriptCall {
+    private func fill(_ entry: String, field: String, payload: String, lsn: LSN, epoch: Int64, fences: [FenceKey], minimum: LSN?) -> RedisScriptCall {
         CacheScripts.fillIfNotStale.call(
-            keys: [entry, keys.epoch, keys.floor, keys.checkpoint] + fences.map(\.key) + fences.map(\.members),
-            arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.entry), field, payload])
+            keys: [entry, keys.epoch, keys.floor] + fences.map(\.key) + fences.map(\.members),
+            arguments: [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.entry), field, payload, (minimum ?? .zero).sortableString])
     }
 }

@@ -137,30 +137,30 @@ public enum CacheScripts {
         return out
         """)
 
-    /// `fill-if-not-stale` — KEYS: entry, epoch key, floor key, checkpoint key, n fence keys,
-    /// their n member sets. ARGV: lsn, epoch, ttl ms, field (`row` or `value`), payload.
+    /// `fill-if-not-stale` — KEYS: entry, epoch key, floor key, n fence keys, their n member
+    /// sets. ARGV: lsn, epoch, ttl ms, field (`row` or `value`), payload, minimum (the worker's
+    /// checkpoint as the caller read it with its miss; 0/0 when there was none).
     /// Reply: 1 filled, 0 refused by the stored entry (version >= fill), -1 epoch is not
     /// current, -2 a current fence is above the fill's LSN, -3 LSN below the floor or below the
-    /// worker's checkpoint (the worker may have written, and Redis since evicted, a newer
-    /// version of this entry: docs/consistency.md, eviction).
+    /// minimum (the worker may have written, and Redis since evicted, a newer version).
     public static let fillIfNotStale = RedisScript(name: "fill-if-not-stale", source: prelude + """
         local l, e, ttl = arg_lsn(ARGV[1]), arg_epoch(ARGV[2]), arg_ttl(ARGV[3])
         local field = ARGV[4]
         if field ~= 'row' and field ~= 'value' then
           error({err = 'ERR cache-contract: the fill field is row or value'})
         end
-        local n = (#KEYS - 4) / 2
+        local minimum = arg_lsn(ARGV[6])
+        local n = (#KEYS - 3) / 2
         if n < 0 or n ~= math.floor(n) then
-          error({err = 'ERR cache-contract: fill takes entry, epoch, floor, checkpoint, then fences and as many member sets'})
+          error({err = 'ERR cache-contract: fill takes entry, epoch, floor, then fences and as many member sets'})
         end
         if current_epoch(KEYS[2]) ~= e then return -1 end
         local floor = stored_lsn(redis.call('GET', KEYS[3]))
         if floor and cmp(l, floor) < 0 then return -3 end
         if stored_not_older(KEYS[1], e, l) then return 0 end
-        local checkpoint = stored_lsn(redis.call('GET', KEYS[4]))
-        if checkpoint and cmp(l, checkpoint) < 0 then return -3 end
+        if cmp(l, minimum) < 0 then return -3 end
         for i = 1, n do
-          local f = redis.call('HMGET', KEYS[4 + i], 'lsn', 'epoch')
+          local f = redis.call('HMGET', KEYS[3 + i], 'lsn', 'epoch')
           local fl = stored_lsn(f[1])
           if fl and tonumber(f[2]) == e and cmp(fl, l) > 0 then return -2 end
         end
@@ -168,7 +168,7 @@ public enum CacheScripts {
         redis.call('HSET', KEYS[1], 'lsn', l, field, ARGV[5], 'epoch', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ttl)
         for i = 1, n do
-          local set = KEYS[4 + n + i]
+          local set = KEYS[3 + n + i]
           redis.call('SADD', set, KEYS[1])
           if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end
         end

@@ -323,7 +323,7 @@ public final class CacheReads: Sendable, Service {
         case .strong:
             break
         }
-        return try await fromWriter(lookup, epoch: epoch)
+        return try await fromWriter(lookup, epoch: epoch, checkpoint: checkpoint)
     }
 
     /// Reads from the least lagging healthy reader within `maximumLag`; nil when there is none,
@@ -371,11 +371,11 @@ public final class CacheReads: Sendable, Service {
         }
         guard let fetched else { return nil }
         count { $0.readerQueries += 1 }
-        let fill = await self.fill(lookup, fetched, epoch: epoch)
+        let fill = await self.fill(lookup, fetched, epoch: epoch, minimum: checkpoint)
         return ReadResult(value: fetched.payload, source: .reader, lsn: fetched.lsn, readerLag: reader.status.lag, fill: fill)
     }
 
-    private func fromWriter(_ lookup: Lookup, epoch: Int64?) async throws -> ReadResult {
+    private func fromWriter(_ lookup: Lookup, epoch: Int64?, checkpoint: LSN?) async throws -> ReadResult {
         let query = lookup.query
         let extra = lookup.parameterQuery
         let logger = self.logger
@@ -397,14 +397,15 @@ public final class CacheReads: Sendable, Service {
             count { $0.writerFillsSkipped += 1 }
             logger.notice("writer snapshot wait timed out: not caching", metadata: ["entry": "\(lookup.entry)"])
         }
-        let fill = await self.fill(lookup, fetched, epoch: epoch)
+        // The writer's version is read after the miss: never below the checkpoint seen with it.
+        let fill = await self.fill(lookup, fetched, epoch: epoch, minimum: checkpoint)
         return ReadResult(value: fetched.payload, source: .writer, lsn: fetched.lsn, fill: fill)
     }
 
     /// Offers a fetched payload to `fill-if-not-stale` (never a missing row, never without a
     /// version or an epoch, never below the checkpoint read with the miss), under the entry and
     /// fences the worker would name for what was read (docs/cache-protocol.md section 2).
-    private func fill(_ lookup: Lookup, _ fetched: VersionedFetch.Fetched, epoch: Int64?) async -> FillResult {
+    private func fill(_ lookup: Lookup, _ fetched: VersionedFetch.Fetched, epoch: Int64?, minimum: LSN?) async -> FillResult {
         guard let payload = fetched.payload else { return .skipped("no such row") }
         guard let lsn = fetched.lsn else { return .skipped("no version (writer snapshot wait timed out)") }
         guard let epoch else { return .skipped("no current epoch in Redis") }
@@ -430,7 +431,7 @@ public final class CacheReads: Sendable, Service {
         }
         do {
             // Not inline: a miss already waited for the database; keep the thread for other reads.
-            let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch, entry: entry, fences: fences)], inline: false)
+            let reply = try await nextExecutor().evaluate([lookup.fillCall(payload, lsn: lsn, epoch: epoch, entry: entry, fences: fences, minimum: minimum)], inline: false)
             let outcome = try FillOutcome(reply: reply[0])
             count { if outcome == .filled { $0.fillsAccepted += 1 } else { $0.fillsRefused += 1 } }
             return .outcome(outcome)

@@ -60,10 +60,11 @@ struct Lookup: Sendable {
         return fences
     }
 
-    /// The fill call for `payload` read at `lsn` in `epoch`, under `entry` with `fences`.
-    func fillCall(_ payload: String, lsn: LSN, epoch: Int64, entry: String, fences: [FenceKey]) -> RedisScriptCall {
+    /// The fill call for `payload` read at `lsn` in `epoch`, under `entry` with `fences`, refused
+    /// below `minimum` (the worker's checkpoint read with the miss).
+    func fillCall(_ payload: String, lsn: LSN, epoch: Int64, entry: String, fences: [FenceKey], minimum: LSN?) -> RedisScriptCall {
         isDerived
-            ? commands.fillDerived(entry, value: payload, lsn: lsn, epoch: epoch, fences: fences)
-            : commands.fillRow(entry, row: payload, lsn: lsn, epoch: epoch)
+            ? commands.fillDerived(entry, value: payload, lsn: lsn, epoch: epoch, fences: fences, minimum: minimum)
+            : commands.fillRow(entry, row: payload, lsn: lsn, epoch: epoch, minimum: minimum)
     }
 }

@@ -67,14 +67,14 @@ import Testing
             for _ in 0..<Int.random(in: 2...8, using: &random) {
                 let read = UInt64.random(in: (base - min(base, 10))...(last + 10), using: &random)
                 if let version = history.row(at: read) {
-                    calls.append(cache.commands.fillRow(key, row: Self.rowJSON(version), lsn: LSN(read), epoch: epoch))
+                    calls.append(cache.commands.fillRow(key, row: Self.rowJSON(version), lsn: LSN(read), epoch: epoch, minimum: nil))
                     highestRowVersion = max(highestRowVersion, read)
                 }
                 let derivedRead = UInt64.random(in: (base - min(base, 10))...(last + 10), using: &random)
-                calls.append(cache.commands.fillDerived(derived, value: history.result(at: derivedRead), lsn: LSN(derivedRead), epoch: epoch, fences: [fence]))
+                calls.append(cache.commands.fillDerived(derived, value: history.result(at: derivedRead), lsn: LSN(derivedRead), epoch: epoch, fences: [fence], minimum: nil))
             }
-            calls.append(cache.commands.fillRow(key, row: #"{"stale": true}"#, lsn: LSN(last + 100), epoch: staleEpoch))
-            calls.append(cache.commands.fillDerived(derived, value: "stale", lsn: LSN(last + 100), epoch: staleEpoch, fences: [fence]))
+            calls.append(cache.commands.fillRow(key, row: #"{"stale": true}"#, lsn: LSN(last + 100), epoch: staleEpoch, minimum: nil))
+            calls.append(cache.commands.fillDerived(derived, value: "stale", lsn: LSN(last + 100), epoch: staleEpoch, fences: [fence], minimum: nil))
 
             calls.shuffle(using: &random)
             var start = 0

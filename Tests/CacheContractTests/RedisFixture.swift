@@ -43,12 +43,12 @@ final class RedisFixture {
         try WriteOutcome(reply: run(commands.tombstone(key, lsn: LSN(lsn), epoch: epoch)))
     }
 
-    func fillRow(_ key: String, _ row: String, _ lsn: UInt64, epoch: Int64) throws -> FillOutcome {
-        try FillOutcome(reply: run(commands.fillRow(key, row: row, lsn: LSN(lsn), epoch: epoch)))
+    func fillRow(_ key: String, _ row: String, _ lsn: UInt64, epoch: Int64, minimum: UInt64? = nil) throws -> FillOutcome {
+        try FillOutcome(reply: run(commands.fillRow(key, row: row, lsn: LSN(lsn), epoch: epoch, minimum: minimum.map { LSN($0) })))
     }
 
     func fillDerived(_ key: String, _ value: String, _ lsn: UInt64, epoch: Int64, fences: [FenceKey]) throws -> FillOutcome {
-        try FillOutcome(reply: run(commands.fillDerived(key, value: value, lsn: LSN(lsn), epoch: epoch, fences: fences)))
+        try FillOutcome(reply: run(commands.fillDerived(key, value: value, lsn: LSN(lsn), epoch: epoch, fences: fences, minimum: nil)))
     }
 
     func bump(_ fence: FenceKey, _ lsn: UInt64, epoch: Int64) throws -> FenceBump {

@@ -196,6 +196,20 @@ import Testing
         #expect(try cache.beginEpoch(proposed: 1_764_000_000_000) == 1_764_000_000_000)
     }
 
+    @Test func aFillBelowTheCheckpointSeenWithItsMissIsRefused() throws {
+        let cache = try RedisFixture()
+        defer { try? cache.removeKeys() }
+        let epoch = try cache.beginEpoch(proposed: 5)
+        let key = cache.keys.row(try EntityName("order"), KeyPart(1))
+        // The worker had applied up to 40 when the reader missed: its entry may have been evicted.
+        #expect(try cache.fillRow(key, #"{"v": 30}"#, 30, epoch: epoch, minimum: 40) == .refusedByFloor)
+        #expect(try cache.redis.command(["EXISTS", key]).integer == 0)
+        #expect(try cache.fillRow(key, #"{"v": 40}"#, 40, epoch: epoch, minimum: 40) == .filled, "data at the checkpoint includes it")
+        // The checkpoint as it is when the fill lands does not matter, only the one seen at the miss.
+        _ = try cache.run(cache.commands.setCheckpoint(LSN(90), epoch: epoch))
+        #expect(try cache.fillRow(cache.keys.row(try EntityName("order"), KeyPart(2)), "{}", 50, epoch: epoch, minimum: 45) == .filled)
+    }
+
     @Test func aCheckpointBelowTheLastOneWrittenIsRefused() throws {
         let cache = try RedisFixture()
         let epoch = try cache.beginEpoch(proposed: 5)

@@ -108,10 +108,10 @@ extension CacheReadsTests {
             #expect(try harness.cached(entry).state == .missing)
             #expect(reads.statistics.fillsBelowCheckpoint == 1)
 
-            // A fill below the checkpoint is refused by the script too (a reader that read the
-            // checkpoint before it moved, or one that does not check it).
+            // A fill below the checkpoint seen with its miss is refused by the script too (a
+            // reader in another language that passes the checkpoint but does not wait).
             let late = try FillOutcome(reply: try harness.redis.evaluate(
-                harness.commands.fillRow(entry, row: order.json, lsn: try #require(miss.lsn), epoch: harness.epoch)))
+                harness.commands.fillRow(entry, row: order.json, lsn: try #require(miss.lsn), epoch: harness.epoch, minimum: updated.token)))
             #expect(late == .refusedByFloor)
 
             try ReplicaReplay.resume()

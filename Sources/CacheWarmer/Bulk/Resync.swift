@@ -258,7 +258,7 @@ public final class Resync: Sendable {
         calls.reserveCapacity(chunk.rows.count)
         for row in chunk.rows {
             do {
-                calls.append(commands.fillRow(try scan.entryKey(row.key, keys: commands.keys), row: row.json, lsn: lsn, epoch: epoch))
+                calls.append(commands.fillRow(try scan.entryKey(row.key, keys: commands.keys), row: row.json, lsn: lsn, epoch: epoch, minimum: chunk.minimum))
                 keys.append(row.key)
             } catch {
                 // A key the worker cannot render either (e.g. a NULL part): it has no entry.
