@@ -23,18 +23,11 @@ import Testing
         #expect(item.rows >= Self.rows - changes.deletes && item.done)
         #expect(item.filled + item.alreadyNewer + item.skipped == item.rows)
         #expect(changes.updates > 50 && changes.deletes > 10, "changes were in flight during the resync")
-        // Nothing a resync wrote under load may be stale, and no deleted row may be live.
-        let underLoad = try await harness.verify()
-        let live = Int(try harness.sql("SELECT count(*) FROM \(harness.table)").scalar ?? "") ?? -1
-        #expect(underLoad.checked == live)
-        #expect(underLoad.stale == 0 && underLoad.deletedLive == 0, "\(underLoad.staleKeys)")
-        // fill-if-not-stale refuses fills below the worker's checkpoint *at fill time*, which moves
-        // with every applied batch: under steady writes most replica fills are refused (counted as
-        // not cached). Once the writes pause, a resync fills every row.
-        print("resync under load: \(item.filled) filled, \(item.alreadyNewer) newer in the cache, \(item.skipped) not cached of \(item.rows)")
-        let quiet = try await harness.resync { $0.parallel = 2 }
-        #expect(quiet.items.first.map { $0.skipped == 0 } == true, "\(quiet)")
+        // Fills are refused only below the checkpoint read before their chunk (each chunk waits
+        // for the replica to replay it): under steady writes nearly every row is filled.
+        #expect(item.skipped <= item.rows / 100, "\(item)")
         let counts = try await harness.verify()
+        let live = Int(try harness.sql("SELECT count(*) FROM \(harness.table)").scalar ?? "") ?? -1
         #expect(counts.checked == live)
         #expect(counts.stale == 0 && counts.deletedLive == 0, "\(counts.staleKeys)")
         #expect(counts.missing == 0, "every row of the table is cached: \(counts)")
