@@ -99,6 +99,28 @@ import Testing
         try setup.execute("DROP PUBLICATION \(publication); DROP TABLE \(table)")
     }
 
+    @Test func aRowThatCannotBeRenderedStillMovesItsQueriesFences() async throws {
+        let harness = try WorkerHarness()
+        let run = harness.start()
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        // An incompressible description is stored out of line; an update of another column sends it as 'u'.
+        let id = try harness.sql(
+            "INSERT INTO \"Product\" (name, category, \"priceCents\", description) SELECT 'Lamp', 'home-\(tag)', 100, string_agg(md5(g::text), '') FROM generate_series(1, 700) g RETURNING id"
+        ).scalar!
+        #expect(try await harness.waitApplied(through: try harness.currentWAL()))
+        let before = try harness.currentWAL()
+        try harness.sql("UPDATE \"Product\" SET category = 'garden-\(tag)' WHERE id = \(id)")
+        #expect(try await harness.waitApplied(through: try harness.currentWAL()))
+        #expect(try harness.hash("\(harness.namespace):product:\(id)")["invalidated"] == "1", "the row itself is not rendered")
+        for category in ["home-\(tag)", "garden-\(tag)"] {
+            let fence = try harness.redis().command(["HGET", "\(harness.namespace):fence:catalog-page:category=\(category)", "lsn"]).text
+            #expect(fence.flatMap { LSN(sortableString: $0) }.map { $0 > before } == true, "the \(category) pages are fenced although the row could not be rendered")
+        }
+        harness.worker.shutDown()
+        _ = try await run.value
+        await harness.cleanUp()
+    }
+
     @Test func replayWithoutAckAppliesARangeAndLeavesTheSlot() async throws {
         let harness = try WorkerHarness()
         let start = try #require(try PostgresReplication.PostgresConnection(harness.writer).slotState(harness.slot)?.confirmedFlushLSN)
