@@ -3,6 +3,7 @@ import CacheWarmer
 import Foundation
 import PGOutput
 import PostgresReplication
+import RedisCache
 import TestSupport
 import Testing
 
@@ -127,6 +128,59 @@ import Testing
         #expect(output.contains("outside the history window") && output.contains("earliest available is \(earliest)"), "\(output)")
         #expect(try history.copies().isEmpty)
         await history.cleanUp()
+    }
+
+    @Test func theCommandLineDryRunAndSIGINTDropTheCopy() async throws {
+        let writer = try StackEnvironment.writer()
+        let name = StackEnvironment.uniqueName("t_hist")
+        let namespace = name.replacingOccurrences(of: "_", with: "-")
+        let sql = { (statement: String) throws -> QueryResult in try PostgresConnection(writer).execute(statement) }
+        try sql("CREATE TABLE \(name) (id serial PRIMARY KEY, note text); CREATE PUBLICATION \(name) FOR TABLE \(name)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("worker.yaml").path
+        try """
+            namespace: \(namespace)
+            slot: \(name)
+            publication: \(name)
+            metrics_port: 0
+            history: { keep: 1h }
+            entities:
+              item: { table: public.\(name), key: [id] }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let redis = try RedisConnection(url: try RedisURL(try StackEnvironment.require("REDIS_URL")))
+        defer {
+            _ = try? sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '\(name)%' AND active_pid IS NULL")
+            _ = try? sql("DROP PUBLICATION IF EXISTS \(name); DROP TABLE IF EXISTS \(name)")
+            for target in [namespace, namespace + "-r"] {
+                if case .array(let keys)? = try? redis.command(["KEYS", "\(target):*"]), !keys.isEmpty { _ = try? redis.command(["DEL"] + keys.compactMap(\.text)) }
+            }
+        }
+        func cli(_ arguments: [String], interruptWhen: (() throws -> Bool)? = nil) async throws -> (status: Int32?, output: String) {
+            let log = directory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6)).log").path
+            let pid = try StackEnvironment.spawn([WorkerProcessTests.binary] + arguments + ["--config", config], output: log)
+            if let interruptWhen {
+                #expect(try await eventually(within: 30, interruptWhen), "the replay streams its copy")
+                kill(pid, SIGINT)
+            }
+            let status = try await onOwnThread { StackEnvironment.waitForExit(pid, within: 60) }
+            return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+        #expect(try await cli(["setup"]).status == 0)
+        let earliest = try #require(try PostgresConnection(writer).slotState(name + "_history")?.confirmedFlushLSN)
+        try sql("DO $$ BEGIN FOR i IN 1..30000 LOOP INSERT INTO \(name) (note) VALUES ('row ' || i); COMMIT; END LOOP; END $$")
+
+        let dry = try await cli(["replay", "--from", "\(earliest)", "--namespace", namespace + "-r", "--dry-run"])
+        #expect(dry.status == 0 && dry.output.contains("replay from \(earliest) to ") && dry.output.contains("into namespace \(namespace)-r"), "\(dry.output)")
+        #expect(try redis.command(["EXISTS", "\(namespace)-r:meta:epoch"]).integer == 0, "a dry run writes nothing")
+
+        let copies = "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '\(name)_history_c_%'"
+        let interrupted = try await cli(["replay", "--from", "\(earliest)", "--namespace", namespace + "-r"]) {
+            try PostgresConnection(writer).execute(copies + " AND active_pid IS NOT NULL").scalar == "1"
+        }
+        #expect(interrupted.status == 0 && interrupted.output.contains("replayed "), "SIGINT ends the replay after the batch in progress: \(interrupted.output)")
+        #expect(try PostgresConnection(writer).execute(copies).scalar == "0", "the copy is dropped on SIGINT")
+        #expect(try PostgresConnection(writer).slotState(name + "_history")?.confirmedFlushLSN == earliest, "the history slot did not move")
     }
 
     @Test func theHistorySlotAdvancesWithinTheWindowAndARestartKeepsIt() async throws {
