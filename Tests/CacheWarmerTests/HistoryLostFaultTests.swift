@@ -74,7 +74,13 @@ import Testing
         }, "the main slot's restart_lsn follows the worker")
         try admin.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
         try admin.execute("SELECT pg_reload_conf()")
-        try admin.execute("CHECKPOINT")
+        // The checkpointer applies the new setting when it has handled the reload: checkpoint
+        // until it has (the main slot's restart_lsn is in the current segment, it stays).
+        for _ in 0..<40 {
+            try admin.execute("CHECKPOINT")
+            if try PostgresConnection(ConnectionString(server.url)).slotState("hist_slot_history")?.isLost == true { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
 
         let status = try await StatusReport.read(configuration)
         #expect(status.history?.walStatus == "lost")
