@@ -200,14 +200,14 @@ import Testing
         #expect(try await base.waitApplied(through: try base.currentWAL()))
         #expect(positions.count >= 3, "the history slot moved while the worker ran: \(positions)")
         #expect(positions == positions.sorted())
-        // Its window: it starts at a position the worker confirmed between keep and keep + ~1 s ago.
+        // Its window: it starts at a position the worker confirmed between keep and keep + a few ticks ago.
         let record = try history.record()
         var age: Double?
         for _ in 0..<5 where age == nil {
             if let earliest = try history.historyPosition(), let time = try await record.time(of: earliest) { age = Date().timeIntervalSince(time) }
         }
         let measured = try #require(age)
-        #expect(measured >= keep - 0.05 && measured <= keep + 1.5, "window age \(measured) s for keep \(keep) s")
+        #expect(measured >= keep - 0.05 && measured <= keep + 3, "window age \(measured) s for keep \(keep) s")
         let main = try #require(try history.slot(base.slot))
         let held = try #require(try history.slot(history.configuration.historySlot))
         // It trails the main slot and has left the start of the test behind (restart_lsn, the WAL
@@ -216,7 +216,7 @@ import Testing
         #expect(held.confirmedFlushLSN! > startedAt)
 
         // Restart: the recorded times survive, so a time inside the window still maps to the same LSN.
-        let inside = Date().addingTimeInterval(-keep + 0.6)
+        let inside = Date().addingTimeInterval(-keep + 1.5)
         let before = try await HistoryRange.resolve(history.configuration, source: history.configuration.historySlot, start: .time(inside), end: nil, logger: history.logger)
         try await running.stop()
         running = history.start()
