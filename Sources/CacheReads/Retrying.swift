@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Runs a database attempt with a time limit, and again (up to a number of attempts) after a
 /// transient failure, waiting a random time up to base * 2^attempt in between (full jitter).
 struct Retrying: Sendable {
@@ -19,20 +21,63 @@ struct Retrying: Sendable {
         }
     }
 
-    /// `body`'s result, or a ``CacheReadsError/Code-swift.enum/timeout`` when `limit` passes first
-    /// (`body` is cancelled).
+    /// `body`'s result, or a ``CacheReadsError/Code-swift.enum/timeout`` when `limit` passes first.
+    /// `body` is then cancelled but not waited for: a call that does not honour cancellation
+    /// (e.g. a connection lease from a pool that keeps failing to connect) must not hold the
+    /// caller past its limit.
     static func withTimeout<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw CacheReadsError(code: .timeout, context: what, message: "no answer within \(limit)")
-            }
-            return value
+        let work = Task { try await body() }
+        let first = FirstOutcome<T>()
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            guard !Task.isCancelled else { return }
+            work.cancel()
+            first.finish(.failure(CacheReadsError(code: .timeout, context: what, message: "no answer within \(limit)")))
         }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                first.wait(continuation)
+                Task { first.finish(await work.result) }
+            }
+        } onCancel: {
+            work.cancel()
+        }
+    }
+}
+
+/// The first of several outcomes (the work's result, or the timeout), handed once to the one
+/// continuation waiting for it, whichever comes first.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private enum State {
+        case pending(CheckedContinuation<T, any Error>?)
+        case finished(Result<T, any Error>?)
+    }
+
+    private let state = Mutex(State.pending(nil))
+
+    /// Registers the waiting continuation; resumes it at once when an outcome came first.
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        let early: Result<T, any Error>? = state.withLock { state in
+            switch state {
+            case .pending:
+                state = .pending(continuation)
+                return nil
+            case .finished(let result):
+                state = .finished(nil)
+                return result
+            }
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// Offers an outcome; only the first one is delivered.
+    func finish(_ result: Result<T, any Error>) {
+        let waiting: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard case .pending(let continuation) = state else { return nil }
+            state = .finished(continuation == nil ? result : nil)
+            return continuation
+        }
+        waiting?.resume(with: result)
     }
 }
