@@ -190,9 +190,12 @@ import Testing
         var running = history.start()
         let user = Int.random(in: 10_000_000...99_999_999)
         var positions: [LSN] = []
+        let record = try history.record()
+        #expect(try await eventuallyTrue(within: 30) { try await record.all().count >= 1 }, "the worker streams and confirms")
         let startedAt = try base.currentWAL()
         let began = Date()
-        while Date().timeIntervalSince(began) < 5 {
+        // Writes until the history slot has moved past the start a few times (at least keep + some ticks).
+        while Date().timeIntervalSince(began) < 30 && (positions.count < 3 || positions.last! <= startedAt || Date().timeIntervalSince(began) < 5) {
             try base.sql("INSERT INTO \"Order\" (\"userId\", \"totalCents\", note) SELECT \(user), i, repeat('x', 500) FROM generate_series(1, 20) i")
             if let position = try history.historyPosition(), position != positions.last { positions.append(position) }
             try await Task.sleep(for: .milliseconds(50))
@@ -201,7 +204,6 @@ import Testing
         #expect(positions.count >= 3, "the history slot moved while the worker ran: \(positions)")
         #expect(positions == positions.sorted())
         // Its window: it starts at a position the worker confirmed between keep and keep + a few ticks ago.
-        let record = try history.record()
         var age: Double?
         for _ in 0..<5 where age == nil {
             if let earliest = try history.historyPosition(), let time = try await record.time(of: earliest) { age = Date().timeIntervalSince(time) }

@@ -73,10 +73,15 @@ public struct HistoryRange: Sendable {
             guard lsn >= earliest else { throw refuse("--from \(lsn)") }
             range.start = lsn
         case .time(let time)?:
-            guard let entry = try await record?.newest(atOrBefore: time), entry.lsn >= earliest else {
+            // A position recorded at t was confirmed by then: what commits after t comes after it.
+            // The window's own start has such a time too (when it was recorded, or an upper bound).
+            if let entry = try await record?.newest(atOrBefore: time), entry.lsn >= earliest {
+                range.start = entry.lsn
+            } else if let earliestTime, earliestTime <= time {
+                range.start = earliest
+            } else {
                 throw refuse("--since \(HistoryStatus.timeText(time))")
             }
-            range.start = entry.lsn
         case nil:
             break
         }
