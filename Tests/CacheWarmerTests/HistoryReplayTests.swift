@@ -181,6 +181,13 @@ import Testing
         #expect(interrupted.status == 0 && interrupted.output.contains("replayed "), "SIGINT ends the replay after the batch in progress: \(interrupted.output)")
         #expect(try PostgresConnection(writer).execute(copies).scalar == "0", "the copy is dropped on SIGINT")
         #expect(try PostgresConnection(writer).slotState(name + "_history")?.confirmedFlushLSN == earliest, "the history slot did not move")
+
+        // A copy left by a killed run: status names it, teardown drops it with the history slot.
+        try sql("SELECT pg_copy_logical_replication_slot('\(name)_history', '\(name)_history_c_1_dead', false)")
+        let status = try await cli(["status"])
+        #expect(status.status == 0 && status.output.contains("\(name)_history_c_1_dead") && status.output.contains("history earliest     \(earliest)"), "\(status.output)")
+        #expect(try await cli(["teardown"]).status == 0)
+        #expect(try sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '\(name)%'").scalar == "0", "teardown dropped the slot, the history slot and the copy")
     }
 
     @Test func theHistorySlotAdvancesWithinTheWindowAndARestartKeepsIt() async throws {

@@ -27,6 +27,9 @@ import Testing
         }
         let big = try #require(try sql("SELECT string_agg(md5(i::text), '') FROM generate_series(1, 200) i").scalar)
         try sql("INSERT INTO \(plain) VALUES (1, 'first \"quoted\"', '\(big)')")
+        try await Task.sleep(for: .milliseconds(600))
+        let middle = Date()
+        try await Task.sleep(for: .milliseconds(600))
         try sql("UPDATE \(plain) SET note = 'second' WHERE id = 1")
         try sql("UPDATE \(plain) SET id = 2, note = NULL WHERE id = 1")
         try sql("DELETE FROM \(plain) WHERE id = 2")
@@ -97,6 +100,13 @@ import Testing
         _ = try await ChangePeek(configuration: configuration, logger: logger).run(ChangePeek.Request(tables: [full], limit: 2)) { filtered.append($0) }
         #expect(filtered.lines.count == 2)
         #expect(filtered.lines.allSatisfy { $0.contains("\"table\":\"\(fullTable)\"") })
+        // --until and --since by commit time.
+        let early = LineBox()
+        _ = try await ChangePeek(configuration: configuration, logger: logger).run(ChangePeek.Request(end: .time(middle), tables: [plain])) { early.append($0) }
+        #expect(early.lines == [lines[0]], "only the change committed before the middle")
+        let late = LineBox()
+        _ = try await ChangePeek(configuration: configuration, logger: logger).run(ChangePeek.Request(start: .time(middle))) { late.append($0) }
+        #expect(late.lines.filter { !$0.contains("\"op\":\"message\"") || $0.contains(publication) } == Array(lines.dropFirst()), "everything committed after it")
         #expect(try PostgresConnection(writer).slotState(slot)?.confirmedFlushLSN == confirmedBefore)
         #expect(try PostgresConnection(writer).execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '\(slot)_history_c_%'").scalar == "0")
     }

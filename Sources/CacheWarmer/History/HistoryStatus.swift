@@ -23,6 +23,9 @@ public struct HistoryStatus: Sendable, Codable, Hashable {
     public var walStatus: String?
     /// `max_slot_wal_keep_size` in bytes, nil when unlimited (-1).
     public var maxSlotWALKeepSizeBytes: Int64?
+    /// Copies left by `replay`/`peek` runs that were killed (inactive `<slot>_history_c_*`
+    /// slots: each retains WAL; `teardown` drops them, or `pg_drop_replication_slot`).
+    public var leftoverCopies: [String] = []
     /// What is wrong or about to be (empty when the window is kept as configured).
     public var warnings: [String]
 
@@ -31,10 +34,14 @@ public struct HistoryStatus: Sendable, Codable, Hashable {
         guard let window = configuration.history else { return nil }
         let writer = try Setup.writerURL(configuration)
         let name = configuration.historySlot
-        let (state, current, maximum) = try await offPool {
+        let prefix = HistorySlots.copyPrefix(name)
+        let (state, current, maximum, copies) = try await offPool {
             let connection = try Setup.adminConnection(writer)
             let current = LSN(try connection.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
-            return (try connection.slotState(name), current, try HistorySlots.maxSlotWALKeepSize(connection))
+            let copies = try connection.execute(
+                "SELECT slot_name FROM pg_replication_slots WHERE active_pid IS NULL AND left(slot_name, \(prefix.utf8.count)) = \(PostgresConnection.literal(prefix)) ORDER BY 1"
+            ).rows.compactMap { $0.first ?? nil }
+            return (try connection.slotState(name), current, try HistorySlots.maxSlotWALKeepSize(connection), copies)
         }
         var status = HistoryStatus(
             slot: name, exists: state != nil, keep: window.keepDescription, earliestLSN: state?.confirmedFlushLSN.map { "\($0)" },
@@ -49,6 +56,10 @@ public struct HistoryStatus: Sendable, Codable, Hashable {
         }
         status.earliestTime = earliest.map(Self.timeText)
         status.warnings = warnings(window: window, state: state, retained: status.retainedWALBytes, earliest: earliest, maximum: maximum, now: Date())
+        status.leftoverCopies = copies
+        if !copies.isEmpty {
+            status.warnings.append("slot copies left by killed replay/peek runs retain WAL: \(copies.joined(separator: ", ")) (not in use: `cache-warmer teardown` or pg_drop_replication_slot drops them)")
+        }
         return status
     }
 
