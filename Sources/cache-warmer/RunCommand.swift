@@ -162,7 +162,9 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
             services.append(.init(service: warmUp))
         }
         if let history {
-            services.append(.init(service: history))
+            // First in the list, so it shuts down after the worker (the group stops services in
+            // reverse order) and records the worker's last acknowledgement; its end never ends the run.
+            services.insert(.init(service: history, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore), at: 0)
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
