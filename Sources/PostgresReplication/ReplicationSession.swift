@@ -133,6 +133,16 @@ struct ReplicationSession: Sendable {
         }
         do {
             return try loop.run()
+        } catch let error as PostgresError
+            where error.sqlState == "42704" || (error.message.contains("publication \"") && error.message.contains("does not exist"))
+        {
+            // pgoutput reads the publication in the slot's historic snapshot: one dropped and
+            // created again does not exist at the WAL position the slot stands at, and every
+            // reconnect would fail the same way.
+            throw ReplicationError(
+                code: .publicationMismatch,
+                message: "\(error.message) (slot \(slot), last confirmed \(loop.tracker.confirmed)): the slot stands at WAL written before the publication existed as it is now (dropped and created again?); recover with `cache-warmer setup --recreate-slot` (a new cache epoch and a warm-up follow)",
+                postgres: error)
         } catch let error as PostgresError {
             throw ReplicationError(code: .connection, message: "\(error.message) (slot \(slot), last confirmed \(loop.tracker.confirmed))", postgres: error)
         } catch let error as PGOutputError {

@@ -46,6 +46,18 @@ import Testing
         try writer.execute("UPDATE \(table) SET uses = uses + 1 WHERE code = 'A'; DELETE FROM \(table) WHERE code = 'B'")
     }
 
+    @Test func aDeferrablePrimaryKeyIsNotAReplicaIdentity() async throws {
+        let table = StackEnvironment.uniqueName("t_def")
+        let writer = try StackEnvironment.writerConnection()
+        try writer.execute("CREATE TABLE \(table) (id int, v text, CONSTRAINT \(table)_pkey PRIMARY KEY (id) DEFERRABLE)")
+        defer { _ = try? writer.execute("DROP PUBLICATION IF EXISTS \(table)_pub; DROP TABLE \(table)") }
+        let configuration = try Self.configuration("  d: { table: \(table) }", publication: "\(table)_pub", slot: table)
+        let message = await Self.refusal { _ = try await Setup.run(configuration) }
+        #expect(message?.contains("has no usable replica identity") == true, "Postgres does not use a deferrable key: \(message ?? "accepted")")
+        #expect(try writer.execute("SELECT count(*) FROM pg_publication WHERE pubname = '\(table)_pub'").scalar == "0")
+        try writer.execute("UPDATE \(table) SET v = 'x'")
+    }
+
     @Test func anEntityKeyOutsideTheReplicaIdentityIsRefused() async throws {
         let table = StackEnvironment.uniqueName("t_page")
         let writer = try StackEnvironment.writerConnection()

@@ -124,6 +124,28 @@ import Testing
         await harness.cleanUp()
     }
 
+    @Test func aPublicationDroppedAndCreatedAgainStopsTheWorkerInsteadOfLooping() async throws {
+        let table = StackEnvironment.uniqueName("t_pub")
+        // A long check interval: the walsender's own error must be enough.
+        let harness = try Self.harness("CREATE TABLE \(table) (id int PRIMARY KEY, v text)", table: table, checkInterval: 600)
+        defer { Self.drop(table) }
+        let run = harness.start()
+        try harness.sql("INSERT INTO \(table) VALUES (1, 'a')")
+        #expect(try await harness.waitApplied(through: try harness.currentWAL()))
+        try harness.sql("DROP PUBLICATION \(table)_pub")
+        try harness.sql("UPDATE \(table) SET v = 'b'")
+        try harness.sql("CREATE PUBLICATION \(table)_pub FOR TABLE \(table)")
+        let started = ContinuousClock.now
+        guard case .failure(let error as ReplicationError) = await run.result else {
+            Issue.record("the worker went on")
+            return
+        }
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(error.code == .publicationMismatch && error.message.contains("setup --recreate-slot"), "\(error)")
+        #expect(try !harness.read("acct", "1").isValid, "the old row is no longer served")
+        await harness.cleanUp()
+    }
+
     @Test func aRenamedTableStopsTheWorker() async throws {
         let table = StackEnvironment.uniqueName("t_ren")
         let harness = try Self.harness("CREATE TABLE \(table) (id int PRIMARY KEY, v text)", table: table)

@@ -229,7 +229,13 @@ public final class Worker: Sendable {
         } catch let error as WorkerError where error.code == .notSetUp {
             await inFlight.abandon()
             await stream.stop()
-            try await voidEntries(because: error, applier: applier, epoch: epoch)
+            try await voidEntries(because: error.message, applier: applier, epoch: epoch)
+            throw error
+        } catch let error as ReplicationError where error.code == .publicationMismatch || error.code == .slotInvalidated {
+            // Changes the slot can no longer deliver: nothing keeps the entries fresh.
+            await inFlight.abandon()
+            await stream.stop()
+            try await voidEntries(because: error.message, applier: applier, epoch: epoch)
             throw error
         } catch {
             await inFlight.abandon()
@@ -241,14 +247,14 @@ public final class Worker: Sendable {
     }
 
     /// The worker cannot follow a configured table any more (dropped, renamed, left the
-    /// publication): readiness turns off, and every configured entity's and query's fence moves
+    /// publication, or the slot cannot deliver its changes): readiness turns off, and every configured entity's and query's fence moves
     /// to the writer's WAL position now, so no entry written before is served while nobody keeps
     /// it fresh. Then the run ends as not set up.
-    private func voidEntries(because error: WorkerError, applier: CacheApplier, epoch: Int64) async throws {
-        logger.error("the publication no longer delivers what the configuration needs: voiding the cached entries and stopping", metadata: [
-            "publication": "\(configuration.publication)", "error": "\(error.message)",
+    private func voidEntries(because reason: String, applier: CacheApplier, epoch: Int64) async throws {
+        logger.error("the slot and publication no longer deliver what the configuration needs: voiding the cached entries and stopping", metadata: [
+            "publication": "\(configuration.publication)", "slot": "\(configuration.slot)", "error": "\(reason)",
         ])
-        metrics.setCondition("publication", error.message)
+        metrics.setCondition("publication", reason)
         let wal = try await Setup.currentWAL(configuration)
         var fences = WriteBatch()
         var planner = try ChangePlanner(configuration: configuration)

@@ -32,7 +32,7 @@ enum TableCatalog {
                    WHERE a.attrelid = f.oid AND a.attnum > 0 AND NOT a.attisdropped AND (
                      (f.relreplident = 'f' AND a.attgenerated = '')
                      OR (f.relreplident IN ('d', 'i') AND a.attnum = ANY (coalesce((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = f.oid
-                         AND CASE f.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END LIMIT 1), '{}'::int2[]))))),
+                         AND CASE f.relreplident WHEN 'd' THEN i.indisprimary AND i.indimmediate ELSE i.indisreplident END LIMIT 1), '{}'::int2[]))))),
               'candidates', (SELECT coalesce(json_agg(json_build_object('name', ic.relname, 'columns',
                                (SELECT json_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = f.oid AND a.attnum = ANY (i.indkey::int2[])))), '[]')
                              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid

@@ -150,7 +150,7 @@ public struct TableRequirements: Sendable {
             let why = switch table.replicaIdentity {
             case "n": "REPLICA IDENTITY NOTHING"
             case "i": "its replica identity index is gone"
-            default: "no primary key and REPLICA IDENTITY DEFAULT"
+            default: "no primary key, or a DEFERRABLE one, which Postgres does not use as the identity, and REPLICA IDENTITY DEFAULT"
             }
             return [Problem(
                 table: name, message: "has no usable replica identity (\(why)): with a publication that publishes updates and deletes, the application's UPDATE and DELETE on it fail",
