@@ -29,6 +29,10 @@ struct ReplicationSession: Sendable {
         var streamedBefore = false
         var standingBy = false
         var generator = SystemRandomNumberGenerator()
+        // A publication missing in the slot's historic snapshot can pass (one created after the
+        // slot, once the slot moves past its creation) or never will (one dropped and created
+        // again): it is fatal once it repeats with no progress of the confirmed position.
+        var missingPublication = (failures: 0, at: LSN.zero)
         while !stream.stopRequested {
             do {
                 let outcome = try session(tracker: &tracker, isRestart: streamedBefore) {
@@ -39,6 +43,16 @@ struct ReplicationSession: Sendable {
                 logger.info("replication stream ended", metadata: ["slot": "\(options.slot)", "reason": "\(outcome)", "flushed": "\(stream.reportedFlush)"])
                 queue.finish()
                 return
+            } catch let error as ReplicationError
+                where error.code == .publicationMismatch && error.postgres != nil
+                    && Self.stillPassing(&missingPublication, confirmed: max(tracker.confirmed, stream.confirmed))
+            {
+                let delay = options.backoff.delay(attempt: attempt, using: &generator)
+                attempt += 1
+                logger.warning("publication missing at the slot's position: retrying", metadata: [
+                    "slot": "\(options.slot)", "error": "\(error.message)", "failures": "\(missingPublication.failures)", "retry_in_s": "\(rounded(delay))",
+                ])
+                sleep(seconds: delay)
             } catch let error as ReplicationError where isRetryable(error, streamedBefore: streamedBefore) {
                 if error.code == .slotInUse {
                     // A held slot is not a failure: poll it at a steady interval (no growing
@@ -64,6 +78,17 @@ struct ReplicationSession: Sendable {
             }
         }
         queue.finish()
+    }
+
+    /// Counts a missing-publication failure at `confirmed`; true while it may still pass (fewer
+    /// than 5 in a row without the confirmed position moving).
+    static func stillPassing(_ state: inout (failures: Int, at: LSN), confirmed: LSN) -> Bool {
+        if confirmed > state.at || state.failures == 0 {
+            state = (1, confirmed)
+        } else {
+            state.failures += 1
+        }
+        return state.failures < 5
     }
 
     private func isRetryable(_ error: ReplicationError, streamedBefore: Bool) -> Bool {
