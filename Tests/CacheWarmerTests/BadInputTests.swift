@@ -163,7 +163,9 @@ import Testing
         let second = try #require(try harness.sql("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (42, 2) RETURNING id").scalar)
         let committed = try harness.currentWAL()
         try await Task.sleep(for: .seconds(3))
-        #expect((try? redis.command(["HGET", "\(harness.namespace):order:\(second)", "row"]))?.text == nil)
+        // Whether the entry itself is in Redis depends on the other entries of its script run
+        // (Redis checks maxmemory only up to a script's first write): the checkpoint's write is
+        // refused, so the batch is not acknowledged either way.
         #expect(try slotConfirmed() <= max(before, confirmedBefore), "nothing past the refused change is acknowledged")
         #expect(try slotConfirmed() < committed)
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

@@ -69,16 +69,27 @@ public final class WarmUpService: Service, Sendable {
         let reporter = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
+                guard !Task.isCancelled else { break }
                 metrics.setCondition("warming", progress.summary)
             }
         }
         let lines = Task { [logger] in
             await progress.report(terminal: false, interval: .seconds(10)) { logger.info("warm-up progress", metadata: ["progress": "\($0)"]) }
         }
-        defer {
+        defer { lines.cancel() }
+        // The reporter is stopped and waited for before the condition is cleared (the defer
+        // above): a reporter waking after the clear would say "warming" for good.
+        defer { reporter.cancel() }
+        await withTaskCancellationHandler {
+            await warm(options: options, progress: progress, epoch: epoch)
+        } onCancel: {
             reporter.cancel()
-            lines.cancel()
         }
+        reporter.cancel()
+        await reporter.value
+    }
+
+    private func warm(options: ResyncOptions, progress: ResyncProgress, epoch: Int64) async {
         do {
             let resync = try Resync(configuration: configuration, options: options, logger: logger, progress: progress, queryFill: queryFill)
             let report = try await resync.run()

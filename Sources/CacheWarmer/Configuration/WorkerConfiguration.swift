@@ -1,3 +1,4 @@
+import CacheContract
 import Foundation
 import Yams
 
@@ -197,6 +198,20 @@ public struct WorkerConfiguration: Hashable, Sendable {
 
     private func validate(_ log: ProblemLog) {
         if entities.isEmpty && queries.isEmpty { log.add("entities", "configure at least one entity or query") }
+        do {
+            _ = try CacheNamespace(namespace)
+        } catch {
+            log.add("namespace", "'\(namespace)' is not a key namespace: \(error.message)")
+        }
+        for (key, value) in [("slot", slot), ("publication", publication)] where value.isEmpty || value.utf8.count > 63 {
+            log.add(key, "'\(value)' must be 1 to 63 bytes (a Postgres name)")
+        }
+        for entity in entities where (try? EntityName(entity.name)) == nil {
+            log.add("entities.\(entity.name)", "'\(entity.name)' is not an entity name (letters, digits, _ . -; not q, fence, fmem, hot or meta)")
+        }
+        for query in queries where (try? CacheName(query.name)) == nil {
+            log.add("queries.\(query.name)", "'\(query.name)' is not a query name (letters, digits, _ . -)")
+        }
         if writerURL == nil { log.add("writer_url", "is required (or set DB_WRITER_URL)") }
         if redisURL == nil { log.add("redis_url", "is required (or set REDIS_URL)") }
         let names = Set(entities.map(\.name))
