@@ -35,6 +35,10 @@ public struct ReplicationOptions: Hashable, Sendable {
     /// (default 64 MiB): with large rows the event count alone does not bound memory. One
     /// message larger than this is still delivered, alone.
     public var queueBytes: Int = 64 << 20
+    /// Seconds between `.idle` events while nothing is in flight and no WAL arrives (default 1):
+    /// they carry the confirmed position again, so a consumer gets a turn for its periodic work
+    /// (checks, checkpoints) on a quiet database too.
+    public var idleHeartbeatInterval: Double = 1
     /// Seconds between status updates while the consumer is behind and the socket is not read
     /// (default 1): the walsender counts any reply as a sign of life, so it never ends the
     /// connection for `wal_sender_timeout` however long Redis stalls.

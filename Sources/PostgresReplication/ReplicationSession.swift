@@ -200,6 +200,8 @@ struct StreamLoop {
     var nextStatus: UInt64 = 0
     /// When the last status update went out (monotonic nanoseconds).
     var lastStatusSent: UInt64 = 0
+    /// When the last `.idle` event was handed over (monotonic nanoseconds).
+    var lastIdle: UInt64 = 0
 
     /// A batch is handed over once its messages reach this many bytes, so that large rows
     /// do not pile up in it before the queue's byte bound applies.
@@ -238,6 +240,7 @@ struct StreamLoop {
                         try sendStatus(replyRequested: false)
                     }
                     if let idle = tracker.keepalive(walEnd: keepalive.walEnd) {
+                        lastIdle = Self.now
                         batch.append(.idle(walEnd: idle))
                         guard flushBatch() else { return try finish(.stopped) }
                     }
@@ -269,6 +272,12 @@ struct StreamLoop {
                     if waited < Self.maxBatchDelay && connection.waitReadable(timeout: Self.maxBatchDelay - waited) { continue }
                 }
                 guard flushBatch() else { return try finish(.stopped) }
+                tracker.confirm(stream.confirmed)
+                if tracker.isIdle, tracker.confirmed > .zero, Self.now - lastIdle >= UInt64(options.idleHeartbeatInterval * 1e9) {
+                    // Quiet: hand over the confirmed position again (a heartbeat; see idleHeartbeatInterval).
+                    lastIdle = Self.now
+                    guard push([.idle(walEnd: tracker.confirmed)]) else { return try finish(.stopped) }
+                }
                 let remaining = Double(nextStatus - min(nextStatus, Self.now)) / 1e9
                 _ = connection.waitReadable(timeout: min(remaining, 0.25))
             case .finished:

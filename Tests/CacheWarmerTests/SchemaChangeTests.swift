@@ -58,6 +58,25 @@ import Testing
         await harness.cleanUp()
     }
 
+    @Test(arguments: ["RENAME COLUMN email TO mail", "ADD COLUMN z int DEFAULT 7", "DROP COLUMN secret"])
+    func aColumnChangeWithNoWriteAfterItVoidsTheEntriesWithinTheCheckInterval(_ change: String) async throws {
+        let table = StackEnvironment.uniqueName("t_acct")
+        let harness = try Self.harness("CREATE TABLE \(table) (id int PRIMARY KEY, email text NOT NULL, secret text)", table: table, checkInterval: 0.5)
+        defer { Self.drop(table) }
+        let run = harness.start()
+        try harness.sql("INSERT INTO \(table) VALUES (1, 'a@x', 'hunter2')")
+        #expect(try await harness.waitApplied(through: try harness.currentWAL()))
+        #expect(try harness.read("acct", "1").isValid)
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try harness.read("acct", "1").isValid, "an unchanged table is not voided by the periodic check")
+        // No row changes after the DDL: no Relation message will come.
+        try harness.sql("ALTER TABLE \(table) \(change)")
+        #expect(try await eventually(within: 10) { try !harness.read("acct", "1").isValid }, "the old shape is not served")
+        harness.worker.shutDown()
+        _ = try await run.value
+        await harness.cleanUp()
+    }
+
     @Test func aShapeChangeWhileTheWorkerWasStoppedIsSeenOnRestart() async throws {
         let table = StackEnvironment.uniqueName("t_acct")
         let harness = try Self.harness("CREATE TABLE \(table) (id int PRIMARY KEY, email text NOT NULL, secret text)", table: table)

@@ -55,6 +55,15 @@ struct TransactionAssembler {
         open.recordShape(table.sql, fingerprint)
     }
 
+    /// A table whose catalog shape changed with no Relation message yet: the writes that void
+    /// its entries as of `lsn` (the writer's WAL position now), and its outline recorded.
+    mutating func voidShape(_ table: TableName, fingerprint: String, invalidateOnly: Bool, at lsn: LSN) -> WriteBatch {
+        var batch = WriteBatch()
+        planner.shapeChanged(table, invalidateOnly: invalidateOnly, lsn: lsn, into: &batch)
+        batch.recordShape(table.sql, fingerprint)
+        return batch
+    }
+
     /// Applies one event; returns a completed transaction or a part of a large one, if any.
     mutating func apply(_ event: ReplicationEvent) throws -> Output? {
         switch event {

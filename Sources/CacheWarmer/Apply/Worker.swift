@@ -174,7 +174,11 @@ public final class Worker: Sendable {
         var batch = WriteBatch()
         do {
             for try await chunk in stream.batches {
-                try await watch.checkIfDue()
+                for drift in try await watch.checkIfDue() {
+                    guard case .shapeChanged(let table, let fingerprint, let invalidateOnly) = drift else { continue }
+                    var voided = assembler.voidShape(table, fingerprint: fingerprint, invalidateOnly: invalidateOnly, at: try await Setup.currentWAL(configuration))
+                    try await submit(&voided, to: &inFlight, applier: applier, stream: stream, epoch: epoch, summary: &summary)
+                }
                 for event in chunk {
                     if case .message(let message, _, _) = event {
                         if case .relation(let relation) = message {

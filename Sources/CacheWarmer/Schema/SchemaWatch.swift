@@ -51,10 +51,29 @@ struct SchemaWatch {
     }
 
     /// The fingerprint of a relation's shape: replica identity, columns (name, type, modifier,
-    /// key flag) in order, and the generated columns the catalog lists.
+    /// key flag) in order, and the generated columns the catalog lists, as canonical JSON.
     static func fingerprint(_ relation: RelationMessage, generated: [String]) -> String {
-        let columns = relation.columns.map { "\($0.name):\($0.typeOID):\($0.typeModifier)\($0.isKey ? ":k" : "")" }
-        return "identity=\(Character(Unicode.Scalar(relation.replicaIdentity))) columns=\(columns.joined(separator: ",")) generated=\(generated.joined(separator: ","))"
+        let columns: [[Any]] = relation.columns.map { [$0.name, Int($0.typeOID), Int($0.typeModifier), $0.isKey] }
+        return json(["identity": String(Character(Unicode.Scalar(relation.replicaIdentity))), "columns": columns, "generated": generated])
+    }
+
+    /// The part of a shape the catalog tells without the WAL: replica identity, column names in
+    /// order, generated columns. Nil when `fingerprint` is not one.
+    static func outline(_ fingerprint: String) -> [String]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(fingerprint.utf8)) as? [String: Any],
+            let identity = object["identity"] as? String, let columns = object["columns"] as? [[Any]], let generated = object["generated"] as? [String]
+        else { return nil }
+        return ["identity=" + identity] + columns.compactMap { $0.first as? String } + ["generated"] + generated
+    }
+
+    /// The outline of a table as the catalog describes it now.
+    static func outline(_ state: TableRequirements.TableState) -> [String] {
+        ["identity=" + state.replicaIdentity] + state.columns + ["generated"] + state.generatedColumns
+    }
+
+    private static func json(_ object: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Checks a Relation message; throws ``WorkerError`` (not set up) when the table can no
@@ -115,11 +134,28 @@ struct SchemaWatch {
         }
     }
 
-    /// Runs the periodic publication check when it is due.
-    mutating func checkIfDue() async throws {
-        guard ContinuousClock.now >= nextCheck else { return }
+    /// Runs the periodic check when it is due: the publication's requirements (throws, not set
+    /// up), and each table's shape in the catalog against the one its entries were written
+    /// under. A column added, dropped or renamed, a replica identity or generated column changed
+    /// with no row written since sends no Relation message; such a table is returned (its
+    /// entries must be voided now) and its catalog outline recorded.
+    mutating func checkIfDue() async throws -> [Decision] {
+        guard ContinuousClock.now >= nextCheck else { return [] }
         nextCheck = .now + .seconds(configuration.publicationCheckInterval)
-        _ = try await verify()
+        let tables = try await verify()
+        var drifted: [Decision] = []
+        for wanted in requirements.wanted {
+            guard let state = tables[wanted.table], let stored = shapes[wanted.table], let before = Self.outline(stored) else { continue }
+            let now = Self.outline(state)
+            guard before != now else { continue }
+            logger.notice("table changed shape in the catalog: its entries are void from now on", metadata: [
+                "table": "\(wanted.table.spelling)", "previous": "\(before)", "now": "\(now)",
+            ])
+            let fingerprint = Self.json(["identity": state.replicaIdentity, "columns": state.columns.map { [$0] as [Any] }, "generated": state.generatedColumns])
+            shapes[wanted.table] = fingerprint
+            drifted.append(.shapeChanged(wanted.table, fingerprint: fingerprint, invalidateOnly: !state.generatedColumns.isEmpty))
+        }
+        return drifted
     }
 
     /// The requirements check on the writer; throws (not set up) listing what is wrong.
