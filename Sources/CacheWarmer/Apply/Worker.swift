@@ -94,7 +94,18 @@ public final class Worker: Sendable {
         var summary = Summary()
         var forceNewEpoch: String?
         while true {
-            let database = try await DatabaseCheck.run(configuration: configuration, writer: writer, logger: logger)
+            let database: DatabaseCheck
+            do {
+                database = try await DatabaseCheck.run(configuration: configuration, writer: writer, logger: logger)
+            } catch let error as ReplicationError where error.code == .slotInvalidated {
+                // Changes were lost with the slot's WAL: void the entries of the current epoch
+                // now, not when an operator recreates the slot (which begins a new epoch).
+                let commands = CacheCommands(keys: keys)
+                if let reply = try? await redis.pipeline([commands.getEpoch]).first, let epoch = try? CacheEpoch.parse(reply) {
+                    try? await voidEntries(because: error.message, applier: applier, epoch: epoch, retrying: false)
+                }
+                throw error
+            }
             let procedure = EpochProcedure(keys: keys, redis: redis, logger: logger)
             let reason = forceNewEpoch
             let start = try await retryingRedis("the cache epoch procedure") {
@@ -251,10 +262,13 @@ public final class Worker: Sendable {
     }
 
     /// The worker cannot follow a configured table any more (dropped, renamed, left the
-    /// publication, or the slot cannot deliver its changes): readiness turns off, and every configured entity's and query's fence moves
-    /// to the writer's WAL position now, so no entry written before is served while nobody keeps
-    /// it fresh. Then the run ends as not set up.
-    private func voidEntries(because reason: String, applier: CacheApplier, epoch: Int64) async throws {
+    /// publication, or the slot cannot deliver its changes): readiness turns off, and every
+    /// configured entity's and query's fence moves to the writer's WAL position now, so no entry
+    /// written before is served while nobody keeps it fresh. Then the run ends as not set up.
+    ///
+    /// - Parameter retrying: retry Redis until it answers (false: one attempt, for a worker that
+    ///   must exit promptly).
+    private func voidEntries(because reason: String, applier: CacheApplier, epoch: Int64, retrying: Bool = true) async throws {
         logger.error("the slot and publication no longer deliver what the configuration needs: voiding the cached entries and stopping", metadata: [
             "publication": "\(configuration.publication)", "slot": "\(configuration.slot)", "error": "\(reason)",
         ])
@@ -266,6 +280,10 @@ public final class Worker: Sendable {
             planner.shapeChanged(table, invalidateOnly: true, lsn: wal, into: &fences)
         }
         let pending = fences
+        guard retrying else {
+            _ = try await applier.apply(pending, epoch: epoch, lastWritten: nil)
+            return
+        }
         try await retryingRedis("voiding the entries of tables that can no longer be followed") {
             _ = try await applier.apply(pending, epoch: epoch, lastWritten: nil)
         }
