@@ -12,17 +12,7 @@ import Testing
 @Suite struct TakeoverTests {
     @Test func aStandbyTakesOverWithinTwoSecondsOfAKillAndOfAStop() async throws {
         let harness = try WorkerHarness()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(harness.slot)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = directory.appendingPathComponent("worker.yaml").path
-        try """
-            namespace: \(harness.namespace)
-            slot: \(harness.slot)
-            status_interval_s: 0.2
-            metrics_port: 0
-            entities:
-              order: { table: public."Order", key: [id] }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let (directory, config) = try harness.processConfiguration()
         let command = [WorkerProcessTests.binary, "run", "--config", config]
         let logs = (0..<3).map { directory.appendingPathComponent("worker\($0).log").path }
         let user = Int.random(in: 10_000_000...99_999_999)

@@ -44,6 +44,23 @@ final class WorkerHarness: Sendable {
         try PostgresConnection(writer).createSlotIfMissing(slot)
     }
 
+    /// A configuration file for a `cache-warmer` process on this harness's slot and namespace,
+    /// caching "Order" by id, in a directory of the harness's own: (directory, file path).
+    func processConfiguration() throws -> (URL, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(slot)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("worker.yaml").path
+        try """
+            namespace: \(namespace)
+            slot: \(slot)
+            status_interval_s: 0.2
+            metrics_port: 0
+            entities:
+              order: { table: public."Order", key: [id] }
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return (directory, path)
+    }
+
     func start(_ options: Worker.RunOptions = .init()) -> Task<Worker.Summary, any Error> {
         Task { try await worker.run(options) }
     }

@@ -13,17 +13,7 @@ import Testing
 
     @Test func killedMidBatchAndRestartedNothingIsLostNothingRegresses() async throws {
         let harness = try WorkerHarness()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(harness.slot)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = directory.appendingPathComponent("worker.yaml").path
-        try """
-            namespace: \(harness.namespace)
-            slot: \(harness.slot)
-            status_interval_s: 0.2
-            metrics_port: 0
-            entities:
-              order: { table: public."Order", key: [id] }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let (directory, config) = try harness.processConfiguration()
         let log = directory.appendingPathComponent("worker.log").path
         let command = [Self.binary, "run", "--config", config]
         let user = Int.random(in: 10_000_000...99_999_999)
@@ -40,7 +30,7 @@ import Testing
             }
         }
         // Let the worker apply some of it, then kill it without warning.
-        _ = try await eventually(within: 30) { (try harness.checkpoint()) != nil }
+        _ = try await eventually(within: 30) { (try harness.checkpoint()) != nil && !(try harness.keys("order:*")).isEmpty }
         try await Task.sleep(for: .milliseconds(100))
         kill(worker, SIGKILL)
         #expect(StackEnvironment.waitForExit(worker) == 128 + SIGKILL)
