@@ -30,7 +30,11 @@ import Testing
             }
         }
         // Let the worker apply some of it, then kill it without warning.
-        _ = try await eventually(within: 30) { (try harness.checkpoint()) != nil && !(try harness.keys("order:*")).isEmpty }
+        _ = try await eventually(within: 30) {
+            let checkpointed = try harness.checkpoint() != nil
+            let rows = try harness.keys("order:*")
+            return checkpointed && !rows.isEmpty
+        }
         try await Task.sleep(for: .milliseconds(100))
         kill(worker, SIGKILL)
         #expect(StackEnvironment.waitForExit(worker) == 128 + SIGKILL)
