@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// Runs a database attempt with a time limit, and again (up to a number of attempts) after a
@@ -28,12 +29,12 @@ struct Retrying: Sendable {
     static func withTimeout<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let work = Task { try await body() }
         let first = FirstOutcome<T>()
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            guard !Task.isCancelled else { return }
+        // A Dispatch timer: it fires even while every cooperative thread is busy.
+        let timer = DispatchWorkItem {
             work.cancel()
             first.finish(.failure(CacheReadsError(code: .timeout, context: what, message: "no answer within \(limit)")))
         }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(DatabaseURL.milliseconds(limit) * 1_000_000)), execute: timer)
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
