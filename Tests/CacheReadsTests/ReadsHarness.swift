@@ -110,11 +110,12 @@ extension CacheReads {
 
 /// Pauses WAL replay on the stack's replica (as the `postgres` superuser over the unix socket).
 enum ReplicaReplay {
-    static func pause() throws { try run("SELECT pg_wal_replay_pause()") }
-    static func resume() throws { try run("SELECT pg_wal_replay_resume()") }
+    /// Pauses replay on the stack's replica (`second`: on the proxy's second replica).
+    static func pause(second: Bool = false) throws { try run("SELECT pg_wal_replay_pause()", second: second) }
+    static func resume(second: Bool = false) throws { try run("SELECT pg_wal_replay_resume()", second: second) }
 
-    private static func run(_ sql: String) throws {
-        let directory = try StackEnvironment.require("STACK_PG_SOCKET_DIR")
+    private static func run(_ sql: String, second: Bool) throws {
+        let directory = try StackEnvironment.require(second ? "STACK_REPLICA2_SOCKET_DIR" : "STACK_PG_SOCKET_DIR")
         let port = try StackEnvironment.require("STACK_REPLICA_PORT")
         let user = ProcessInfo.processInfo.environment["STACK_PG_OS_USER"] ?? "postgres"
         let psql = "psql -X -q -h \(directory) -p \(port) -U postgres -d postgres -Atc '\(sql)'"
