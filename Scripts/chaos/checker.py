@@ -44,6 +44,11 @@ cur.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_d
             "SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'")
 r = redis.Redis.from_url(redis_url, decode_responses=True)
 
+# The slot's position first, then Redis' checkpoint: the worker keeps running, and a checkpoint
+# read later can only be higher, so "confirmed <= checkpoint" holds for any correct worker.
+cur.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+row = cur.fetchone()
+confirmed = lsn16(row[0]) if row and row[0] else None
 epoch = r.get(f"{ns}:meta:epoch")
 floor = r.get(f"{ns}:meta:floor") or "0" * 16
 checkpoint = r.get(f"{ns}:meta:checkpoint")
@@ -123,9 +128,6 @@ for category in categories:
             stats["stale"] += 1
             problems.append(f"stale page {params}: cached {entry.get('value')!r} (lsn {entry.get('lsn')}), database {current!r}")
 
-cur.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,))
-row = cur.fetchone()
-confirmed = lsn16(row[0]) if row and row[0] else None
 ack_ok = confirmed is not None and checkpoint is not None and confirmed <= checkpoint
 if not ack_ok:
     problems.append(f"acknowledgement: slot confirmed_flush_lsn {confirmed} vs Redis checkpoint {checkpoint}")
