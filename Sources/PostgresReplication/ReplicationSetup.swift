@@ -76,47 +76,6 @@ extension PostgresConnection {
         return true
     }
 
-    /// Makes publication `name` cover `tables` (`schema.table`, quoted or not): creates it when
-    /// `create` is true and it is missing; otherwise fails naming what is missing.
-    public func ensurePublication(_ name: String, tables: [String], create: Bool) throws(ReplicationError) {
-        do {
-            let exists = try execute("SELECT 1 FROM pg_publication WHERE pubname = \(Self.literal(name))").rows.count == 1
-            if !exists {
-                guard create else {
-                    throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name) does not exist (run `cache-warmer setup`, or CREATE PUBLICATION \(name) FOR TABLE \(tables.joined(separator: ", ")))")
-                }
-                try execute("CREATE PUBLICATION \(Self.identifier(name)) FOR TABLE \(tables.joined(separator: ", "))")
-                return
-            }
-            var missing: [String] = []
-            for table in tables {
-                let relation = "\(Self.literal(table))::regclass"
-                let bySchema = serverVersion >= 150000
-                    ? " OR EXISTS (SELECT 1 FROM pg_publication_namespace s WHERE s.pnpubid = p.oid AND s.pnnspid = (SELECT relnamespace FROM pg_class WHERE oid = \(relation)))"
-                    : ""
-                let covered = try execute(
-                    """
-                    SELECT 1 FROM pg_publication p WHERE p.pubname = \(Self.literal(name)) AND (p.puballtables
-                      OR EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = \(relation))\(bySchema))
-                    """)
-                if covered.rows.isEmpty { missing.append(table) }
-            }
-            guard missing.isEmpty else {
-                if create {
-                    try execute("ALTER PUBLICATION \(Self.identifier(name)) ADD TABLE \(missing.joined(separator: ", "))")
-                    return
-                }
-                throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name) does not cover \(missing.joined(separator: ", ")) (ALTER PUBLICATION \(name) ADD TABLE \(missing.joined(separator: ", ")))")
-            }
-        } catch let error as ReplicationError {
-            throw error
-        } catch let error as PostgresError {
-            throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name): \(error.message)", postgres: error)
-        } catch {
-            throw ReplicationError(code: .publicationMismatch, message: "\(target): publication \(name): \(error)")
-        }
-    }
-
     /// A SQL string literal: `'it''s'`. The one place the project quotes SQL text.
     public static func literal(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
