@@ -74,10 +74,7 @@ struct ResyncCommand: AsyncParsableCommand {
             throw ExitCodes.fail(error)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try JSONOutput.print(report)
         } else {
             print("epoch \(report.epoch)")
             for item in report.items {

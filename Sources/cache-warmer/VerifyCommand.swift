@@ -56,10 +56,7 @@ struct VerifyCommand: AsyncParsableCommand {
             throw ExitCodes.fail(error)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try JSONOutput.print(report)
         } else {
             print("epoch \(report.epoch)")
             for counts in report.entities {
