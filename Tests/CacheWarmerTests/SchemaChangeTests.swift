@@ -130,7 +130,7 @@ import Testing
         try harness.sql("UPDATE \(table) SET status = 'shipped' WHERE id = 1")
         let started = ContinuousClock.now
         let outcome = await run.result
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < .seconds(40), "bounded (the check runs every 0.5 s; a busy machine stretches it)")
         guard case .failure(let error as WorkerError) = outcome else {
             Issue.record("the worker went on: \(outcome)")
             return
@@ -159,7 +159,7 @@ import Testing
             Issue.record("the worker went on")
             return
         }
-        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(40), "bounded, not a reconnect loop")
         #expect(error.code == .publicationMismatch && error.message.contains("setup --recreate-slot"), "\(error)")
         #expect(try !harness.read("acct", "1").isValid, "the old row is no longer served")
         await harness.cleanUp()

@@ -70,7 +70,8 @@ import Testing
         await #expect(throws: ReplicationError.self) {
             for try await _ in stream {}
         }
-        #expect(Date().timeIntervalSince(started) < 10)
+        // Retried, it would never end: any bound shows it; a busy machine stretches the handshake.
+        #expect(Date().timeIntervalSince(started) < 45)
         await stream.stop()
     }
 }
