@@ -130,13 +130,15 @@ import Testing
             CREATE TABLE \(table)_eu PARTITION OF \(table) FOR VALUES IN ('eu');
             """)
         defer { _ = try? writer.execute("DROP PUBLICATION IF EXISTS \(table)_pub; DROP TABLE \(table)") }
+        // The publication exists before the slot, as `setup` orders them: a slot cannot decode
+        // WAL written before its publication existed.
+        try writer.execute("CREATE PUBLICATION \(table)_pub FOR TABLE \(table)")
         let harness = try WorkerHarness { configuration in
             configuration.publication = "\(table)_pub"
             configuration.entities = [EntityConfiguration(name: "m", table: TableName(schema: "public", name: table), key: ["id", "region"])]
             configuration.queries = []
         }
         // A publication without publish_via_partition_root names the leaf in every change: refused.
-        try writer.execute("CREATE PUBLICATION \(table)_pub FOR TABLE \(table)")
         let message = await Self.refusal { _ = try await harness.worker.run() }
         #expect(message?.contains("does not publish via the partition root") == true, "\(message ?? "started")")
         _ = try await Setup.run(harness.configuration)
