@@ -31,7 +31,7 @@ build:
 # The bulk suites write hundreds of thousands of rows, which every other test's walsender would
 # have to decode too, and the timing suites measure waits a busy machine stretches: they run one
 # at a time, between the two.
-SERIAL_SUITES := ResyncTests|VerifyTests|WarmQueryTests|HistoryReplayTests|InlineWaitTests|RetryingTests|TakeoverTests
+SERIAL_SUITES := ResyncTests|VerifyTests|WarmQueryTests|HistoryReplayTests|InlineWaitTests|RetryingTests|TakeoverTests|ReaderFreshnessTests
 unit-and-integration: build
 	@# Slots left by an interrupted earlier run would pin WAL and use up max_replication_slots.
 	@$(STACK) psql writer -qAt -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name ~ '^(t_|cw_bench_)' AND NOT active" >/dev/null

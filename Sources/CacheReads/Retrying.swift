@@ -31,8 +31,9 @@ struct Retrying: Sendable {
         let first = FirstOutcome<T>()
         // A Dispatch timer: it fires even while every cooperative thread is busy.
         let timer = DispatchWorkItem {
-            work.cancel()
+            // The timeout first: the cancelled work's own error must not take its place.
             first.finish(.failure(CacheReadsError(code: .timeout, context: what, message: "no answer within \(limit)")))
+            work.cancel()
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(DatabaseURL.milliseconds(limit) * 1_000_000)), execute: timer)
         defer { timer.cancel() }
