@@ -102,21 +102,7 @@ struct HistoryBenchmark: AsyncParsableCommand {
     }
 
     private func write(_ connection: PostgresConnection, transactions: Int) throws {
-        let table = ReplicationWorkload.table
-        try connection.execute(
-            """
-            DO $$
-            DECLARE a bigint; b bigint;
-            BEGIN
-              FOR i IN 1..\(transactions) LOOP
-                INSERT INTO \(table) ("userId", status, "totalCents") VALUES (i, 'pending', i) RETURNING id INTO a;
-                INSERT INTO \(table) ("userId", status, "totalCents") VALUES (i, 'pending', i + 1) RETURNING id INTO b;
-                UPDATE \(table) SET status = 'paid' WHERE id = a;
-                UPDATE \(table) SET status = 'shipped', "totalCents" = "totalCents" + 1 WHERE id = b;
-                COMMIT;
-              END LOOP;
-            END $$;
-            """)
+        try ReplicationWorkload.write(connection, transactions: transactions)
     }
 }
 

@@ -29,20 +29,7 @@ struct ReplicationWorkload {
             """)
         try dropSlots(connection, like: "cw_bench_%")
         try connection.execute("SELECT pg_create_logical_replication_slot('\(sourceSlot)', 'pgoutput')")
-        try connection.execute(
-            """
-            DO $$
-            DECLARE a bigint; b bigint;
-            BEGIN
-              FOR i IN 1..\(transactions) LOOP
-                INSERT INTO \(table) ("userId", status, "totalCents") VALUES (i, 'pending', i) RETURNING id INTO a;
-                INSERT INTO \(table) ("userId", status, "totalCents") VALUES (i, 'pending', i + 1) RETURNING id INTO b;
-                UPDATE \(table) SET status = 'paid' WHERE id = a;
-                UPDATE \(table) SET status = 'shipped', "totalCents" = "totalCents" + 1 WHERE id = b;
-                COMMIT;
-              END LOOP;
-            END $$;
-            """)
+        try Self.write(connection, transactions: transactions)
         let end = LSN(try connection.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
         return ReplicationWorkload(writer: writer, changes: transactions * 4, end: end)
     }
@@ -57,6 +44,25 @@ struct ReplicationWorkload {
     /// Drops every slot this benchmark made.
     func cleanUp() throws {
         try Self.dropSlots(try PostgresConnection(writer), like: "cw_bench_%")
+    }
+
+    /// Writes `transactions` transactions of 4 row changes (two orders inserted, then updated),
+    /// each committed on its own, in one server-side loop.
+    static func write(_ connection: PostgresConnection, transactions: Int) throws {
+        try connection.execute(
+            """
+            DO $$
+            DECLARE a bigint; b bigint;
+            BEGIN
+              FOR i IN 1..\(transactions) LOOP
+                INSERT INTO \(table) ("userId", status, "totalCents") VALUES (i, 'pending', i) RETURNING id INTO a;
+                INSERT INTO \(table) ("userId", status, "totalCents") VALUES (i, 'pending', i + 1) RETURNING id INTO b;
+                UPDATE \(table) SET status = 'paid' WHERE id = a;
+                UPDATE \(table) SET status = 'shipped', "totalCents" = "totalCents" + 1 WHERE id = b;
+                COMMIT;
+              END LOOP;
+            END $$;
+            """)
     }
 
     private static func dropSlots(_ connection: PostgresConnection, like pattern: String) throws {
