@@ -17,7 +17,11 @@ import Testing
         let untilB = base.namespace + "-r2"
         let running = history.start()
         let record = try history.record()
-        #expect(try await eventuallyTrue { try await record.all().count >= 2 }, "the keeper records confirmed positions")
+        #expect(try await eventuallyTrue {
+            // New WAL (of a table nobody caches) for the worker to confirm on a quiet database.
+            try base.sql("INSERT INTO \"AuditLog\" (message) VALUES ('history test')")
+            return try await record.all().count >= 2
+        }, "the keeper records confirmed positions")
         try await Task.sleep(for: .milliseconds(300))
         let beforeA = Date()
         try await Task.sleep(for: .milliseconds(300))
@@ -95,7 +99,12 @@ import Testing
         let base = history.base
         let running = history.start()
         let record = try history.record()
-        #expect(try await eventuallyTrue { try await record.all().count >= 2 })
+        // Positions are recorded as the worker confirms new ones: give it new WAL to confirm
+        // (on a quiet database nothing else moves it).
+        #expect(try await eventuallyTrue {
+            try base.sql("INSERT INTO \"AuditLog\" (message) VALUES ('history test')")  // unpublished
+            return try await record.all().count >= 2
+        })
         try await running.stop()
         let earliest = try #require(try history.historyPosition())
         await #expect(throws: ReplicationError.self) {
