@@ -13,6 +13,15 @@ import Testing
             .init(isKey: false, name: "userId", typeOID: 23, typeModifier: -1),
             .init(isKey: false, name: "note", typeOID: 25, typeModifier: -1),
         ])
+    /// The same table under REPLICA IDENTITY FULL (every column flagged), where a deferrable
+    /// unique key lets two rows hold one key inside a transaction.
+    static let orderFull = RelationMessage(
+        oid: 1, namespace: "public", name: "Order", replicaIdentity: UInt8(ascii: "f"),
+        columns: [
+            .init(isKey: true, name: "id", typeOID: 23, typeModifier: -1),
+            .init(isKey: true, name: "userId", typeOID: 23, typeModifier: -1),
+            .init(isKey: true, name: "note", typeOID: 25, typeModifier: -1),
+        ])
     static let product = RelationMessage(
         oid: 2, namespace: "public", name: "Product", replicaIdentity: UInt8(ascii: "f"),
         columns: [
@@ -113,11 +122,12 @@ import Testing
     }
 
     @Test func keysSwappedInOneTransactionNeverTombstoneARowThatStands() throws {
-        // Row p moves 1 -> 2, then row q moves 2 -> 1 (a deferred primary key allows it): key 2
-        // was left by q after p arrived there, so the stream cannot say it is empty.
+        // Row p moves 1 -> 2, then row q moves 2 -> 1 (a deferred unique key under a FULL
+        // identity allows it): key 2 was left by q after p arrived there, so the stream cannot
+        // say it is empty.
         let batch = try plan([
-            .update(Self.order, old: .full(Self.tuple("1", "10", "p")), new: Self.tuple("2", "10", "p")),
-            .update(Self.order, old: .full(Self.tuple("2", "20", "q")), new: Self.tuple("1", "20", "q")),
+            .update(Self.orderFull, old: .full(Self.tuple("1", "10", "p")), new: Self.tuple("2", "10", "p")),
+            .update(Self.orderFull, old: .full(Self.tuple("2", "20", "q")), new: Self.tuple("1", "20", "q")),
         ])
         #expect(batch.rows["cw:order:1"]?.write == .set(row: #"{"id": 1, "note": "q", "userId": 20}"#))
         #expect(batch.rows["cw:order:2"]?.write == .invalidate)
@@ -125,12 +135,42 @@ import Testing
 
     @Test func aKeyChangeThenADeleteMarksTheKeyItLeft() throws {
         let batch = try plan([
-            .insert(Self.order, new: Self.tuple("5", "1", "x")),
-            .update(Self.order, old: .key(Self.tuple("3", nil, nil)), new: Self.tuple("5", "2", "y")),
-            .delete(Self.order, old: .key(Self.tuple("5", nil, nil))),
+            .insert(Self.orderFull, new: Self.tuple("5", "1", "x")),
+            .update(Self.orderFull, old: .full(Self.tuple("3", "2", "y")), new: Self.tuple("5", "2", "y")),
+            .delete(Self.orderFull, old: .full(Self.tuple("5", "2", "y"))),
         ])
         #expect(batch.rows["cw:order:3"]?.write == .tombstone, "nothing arrived at 3 in this transaction")
         #expect(batch.rows["cw:order:5"]?.write == .invalidate, "two rows stood at 5 in the transaction; the stream cannot say which one left")
+    }
+
+    @Test func underAnImmediatePrimaryKeyTheRowThatLeavesIsTheRowThatArrived() throws {
+        // Insert then delete, and a key change then a delete, in one transaction: with the key
+        // as the (never deferrable) identity, only one row can have stood at each key.
+        let batch = try plan([
+            .insert(Self.order, new: Self.tuple("7", "1", "x")),
+            .delete(Self.order, old: .key(Self.tuple("7", nil, nil))),
+            .insert(Self.order, new: Self.tuple("8", "1", "x")),
+            .update(Self.order, old: .key(Self.tuple("8", nil, nil)), new: Self.tuple("9", "1", "x")),
+            .delete(Self.order, old: .key(Self.tuple("9", nil, nil))),
+        ])
+        #expect(batch.rows["cw:order:7"]?.write == .tombstone)
+        #expect(batch.rows["cw:order:8"]?.write == .tombstone)
+        #expect(batch.rows["cw:order:9"]?.write == .tombstone)
+    }
+
+    @Test func aKeyThatIsOnlyPartOfTheIdentityIsNotTakenAsUnique() throws {
+        let orderByTenant = RelationMessage(
+            oid: 1, namespace: "public", name: "Order", replicaIdentity: UInt8(ascii: "i"),
+            columns: [
+                .init(isKey: true, name: "id", typeOID: 23, typeModifier: -1),
+                .init(isKey: true, name: "userId", typeOID: 23, typeModifier: -1),
+                .init(isKey: false, name: "note", typeOID: 25, typeModifier: -1),
+            ])
+        let batch = try plan([
+            .insert(orderByTenant, new: Self.tuple("7", "1", "x")),
+            .delete(orderByTenant, old: .key(Self.tuple("7", "2", nil))),
+        ])
+        #expect(batch.rows["cw:order:7"]?.write == .invalidate, "(7, 1) may still stand after (7, 2) left")
     }
 
     @Test func rowsWrittenBeforeATruncateInTheSameTransactionBecomeMarkers() throws {

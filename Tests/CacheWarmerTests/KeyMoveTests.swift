@@ -108,4 +108,37 @@ import Testing
         _ = try await run.value
         await harness.cleanUp()
     }
+
+    /// Under a plain (immediate) primary key, a row inserted or moved and then deleted in the same
+    /// transaction leaves a tombstone, not a miss: no other row can have stood at its key.
+    @Test func aRowInsertedThenDeletedInOneTransactionLeavesATombstone() async throws {
+        let table = StackEnvironment.uniqueName("t_once")
+        let writer = try StackEnvironment.writerConnection()
+        try writer.execute(
+            """
+            CREATE TABLE \(table) (id int PRIMARY KEY, note text NOT NULL);
+            CREATE PUBLICATION \(table)_pub FOR TABLE \(table);
+            """)
+        defer { _ = try? writer.execute("DROP PUBLICATION IF EXISTS \(table)_pub; DROP TABLE \(table)") }
+        let harness = try WorkerHarness { configuration in
+            configuration.publication = "\(table)_pub"
+            configuration.entities = [EntityConfiguration(name: "once", table: TableName(schema: "public", name: table), key: ["id"])]
+            configuration.queries = []
+        }
+        let run = harness.start()
+        try harness.sql(
+            """
+            BEGIN; INSERT INTO \(table) VALUES (1, 'a'); DELETE FROM \(table) WHERE id = 1;
+            INSERT INTO \(table) VALUES (2, 'b'); UPDATE \(table) SET id = 3 WHERE id = 2; DELETE FROM \(table) WHERE id = 3; COMMIT
+            """)
+        #expect(try await harness.waitApplied(through: try harness.currentWAL()))
+        for key in ["1", "2", "3"] {
+            let read = try harness.read("once", key)
+            #expect(read.isValid, "key \(key)")
+            #expect(read.state == .tombstone, "key \(key): \(read.state)")
+        }
+        harness.worker.shutDown()
+        _ = try await run.value
+        await harness.cleanUp()
+    }
 }

@@ -101,7 +101,9 @@ public struct ChangePlanner: Sendable {
         let oldColumns = old.map { Self.named($0.tuple, relation) }
         let newColumns = new.map { Self.named($0, relation) }
         if let entity {
-            planEntity(entity, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
+            planEntity(
+                entity, keyIsImmediatelyUnique: Self.keyIsImmediatelyUnique(entity, relation), oldColumns: oldColumns,
+                newColumns: newColumns, lsn: lsn, into: &batch)
         }
         for dependent in tableDependents {
             planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
@@ -109,14 +111,19 @@ public struct ChangePlanner: Sendable {
     }
 
     /// The entity's own entry: the row at its new key, a tombstone where it left a key, or the
-    /// entity fence when a key cannot be read. A key the transaction left after some row arrived
-    /// at it within the same transaction (a swap or shift of keys under a deferred constraint, a
-    /// key change then a delete) may still hold that other row, which the stream cannot tell
-    /// apart: it gets an invalidation marker, never a tombstone.
-    private func planEntity(_ entity: Entity, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, lsn: LSN, into batch: inout WriteBatch) {
+    /// entity fence when a key cannot be read. When the key is not unique at every step (a
+    /// swap or shift of keys under a deferred constraint, or a key that is only part of a FULL
+    /// identity), a key the transaction left after some row arrived at it may still hold that
+    /// other row, which the stream cannot tell apart: it gets an invalidation marker, never a
+    /// tombstone. Under an immediate unique key, the row that leaves is the row that arrived.
+    private func planEntity(
+        _ entity: Entity, keyIsImmediatelyUnique: Bool, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, lsn: LSN,
+        into batch: inout WriteBatch
+    ) {
         let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
         func leave(_ key: String) {
-            batch.write(batch.arrivedInTransaction(key) ? .invalidate : .tombstone, key: key, lsn: lsn, ttl: nil)
+            let ambiguous = !keyIsImmediatelyUnique && batch.arrivedInTransaction(key)
+            batch.write(ambiguous ? .invalidate : .tombstone, key: key, lsn: lsn, ttl: nil)
         }
         guard let newColumns else {
             if let oldKey { leave(oldKey) } else { batch.bump(keys.entityFence(entity.name), lsn: lsn) }
@@ -169,6 +176,18 @@ public struct ChangePlanner: Sendable {
         for value in values {
             batch.bump(keys.parameterFence(dependent.query, match.parameter, value), lsn: lsn, query: query)
         }
+    }
+
+    /// True when the entity key is exactly the replica identity index's columns (REPLICA
+    /// IDENTITY DEFAULT or USING INDEX): Postgres only takes a unique, non-partial, immediate
+    /// (not DEFERRABLE) index as the identity, so no two rows hold the key at any point of a
+    /// transaction's WAL. A FULL identity flags every column and proves nothing. Source: the
+    /// Postgres documentation, ALTER TABLE ... REPLICA IDENTITY, and the Relation message's
+    /// per-column flags (Logical Replication Message Formats).
+    static func keyIsImmediatelyUnique(_ entity: Entity, _ relation: RelationMessage) -> Bool {
+        guard relation.replicaIdentity == UInt8(ascii: "d") || relation.replicaIdentity == UInt8(ascii: "i") else { return false }
+        let identity = Set(relation.columns.lazy.filter(\.isKey).map(\.name))
+        return !identity.isEmpty && identity == Set(entity.configuration.key)
     }
 
     private func rowKey(_ entity: Entity, _ columns: [NamedColumn]) -> String? {
