@@ -55,6 +55,7 @@ var targets: [Target] = [
         dependencies: [
             "CHiredis", "COpenSSL", "CPoll",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: strictSwift6
     ),
@@ -200,6 +201,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Already in the graph through postgres-nio; RedisCache takes its SHA-1 and SHA-256.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: targets
 )

@@ -13,7 +13,7 @@ public struct CanonicalParameters: Hashable, Sendable {
     public init(_ object: JSONObject) {
         self.object = object
         self.json = CanonicalJSON.render(.object(object))
-        self.hash = String(SHA256.hex(json.utf8).prefix(32))
+        self.hash = String(HexDigest.sha256(json.utf8).prefix(32))
     }
 
     /// Canonicalizes named parameters.

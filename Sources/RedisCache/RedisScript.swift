@@ -11,7 +11,7 @@ public struct RedisScript: Hashable, Sendable {
     public init(name: String, source: String) {
         self.name = name
         self.source = source
-        self.sha1 = SHA1.hex(source.utf8)
+        self.sha1 = HexDigest.sha1(source.utf8)
     }
 
     /// A call of this script with `keys` (`KEYS`) and `arguments` (`ARGV`).
