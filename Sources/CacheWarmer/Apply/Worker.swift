@@ -34,6 +34,8 @@ public final class Worker: Sendable {
         public var changes = 0
         /// Redis pipelines sent.
         public var batches = 0
+        /// Entry writes sent (rows, tombstones and markers, after coalescing; fences not counted).
+        public var rowWrites = 0
         /// The last position acknowledged (or, without acknowledging, applied).
         public var lastApplied: LSN?
         /// The cache epoch the run wrote with.
@@ -391,6 +393,7 @@ public final class Worker: Sendable {
         if !batch.movedQueries.isEmpty { fencesMoved(batch.movedQueries) }
         summary.transactions += batch.transactions
         summary.changes += batch.changes
+        summary.rowWrites += batch.rows.count
         summary.batches += 1
     }
 }
