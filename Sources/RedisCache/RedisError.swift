@@ -38,6 +38,13 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
         case closed = "closed"
         /// The calling task was cancelled before the command was sent.
         case cancelled = "cancelled"
+        /// The keys of one command hash to different Redis Cluster slots (found before sending).
+        case crossSlot = "cross-slot"
+        /// The Redis Cluster kept answering `CLUSTERDOWN` or `TRYAGAIN`, or left a slot without
+        /// a master, past the cluster client's retries.
+        case clusterDown = "cluster-down"
+        /// A command was redirected (`MOVED`, `ASK`) more times than the cluster client allows.
+        case tooManyRedirects = "too-many-redirects"
     }
 
     /// The kind of failure.

@@ -16,6 +16,8 @@
 #   STACK_TIMEOUT        readiness timeout in seconds (default 30)
 #   STACK_PROXY=1        also a second replica and PgBouncer in front of both (deploy/local/proxy.sh;
 #                        STACK_PROXY_PORT default 25434, STACK_PROXY_REPLICA_DELAY default 2s)
+#   STACK_REDIS_CLUSTER=3  also a Redis Cluster: 3 masters with one replica each (deploy/local/redis-cluster.sh;
+#                        STACK_REDIS_CLUSTER_PORT default 27001, bus ports 100 higher)
 #
 # Everything runs as a non-root OS user: "postgres" when this script runs as root
 # (Debian's postgresql package creates it), otherwise the invoking user.
@@ -131,6 +133,8 @@ READER_ROLE_URL="postgres://$READER_ROLE:$READER_ROLE@127.0.0.1:$REPLICA_PORT/$D
 READER_ROLE_WRITER_URL="postgres://$READER_ROLE:$READER_ROLE@127.0.0.1:$PG_PORT/$DB_NAME"
 # shellcheck source=deploy/local/proxy.sh
 source "$SCRIPT_DIR/proxy.sh"   # STACK_PROXY=1: second replica + PgBouncer
+# shellcheck source=deploy/local/redis-cluster.sh
+source "$SCRIPT_DIR/redis-cluster.sh"   # STACK_REDIS_CLUSTER=3: Redis Cluster on loopback
 
 # ---------------------------------------------------------------------------
 # Process state helpers
@@ -475,6 +479,7 @@ cmd_up() {
         fi
         log "stack already running (primary pid $ppid port $PG_PORT, replica pid $rpid port $REPLICA_PORT, redis pid $dpid port $REDIS_PORT)"
         if proxy_wanted; then proxy_up; fi
+        if cluster_wanted; then cluster_up; fi
         return 0
     fi
 
@@ -528,6 +533,7 @@ cmd_up() {
     wait_until "redis to answer PING on port $REDIS_PORT" "$REDIS_LOG" redis_ping
 
     if proxy_wanted; then proxy_up; fi
+    if cluster_wanted; then cluster_up; fi
     log "stack up in $(( SECONDS - t0 ))s: primary pid $ppid port $PG_PORT, replica pid $rpid port $REPLICA_PORT (delay $delay), redis pid $dpid port $REDIS_PORT; data in $STACK_DIR"
     log "use: eval \"\$(deploy/local/stack.sh env)\""
 }
@@ -606,13 +612,14 @@ cmd_down() {
     fi
     # replicas first, so the primary's walsender does not wait on them
     proxy_down
+    cluster_down
     pg_stop replica "$REPLICA_DATA"
     pg_stop primary "$PRIMARY_DATA"
     stop_redis
     if (( purge )); then
         log "purging $STACK_DIR"
         # remove only what this script creates (STACK_DIR may be user-provided)
-        rm -rf "$PRIMARY_DATA" "$REPLICA_DATA" "$REPLICA2_DATA" "$PROXY_DIR" "$REDIS_DIR" "$LOG_DIR" "$STACK_DIR/run" "$STACK_DIR/.lock"
+        rm -rf "$PRIMARY_DATA" "$REPLICA_DATA" "$REPLICA2_DATA" "$PROXY_DIR" "$CLUSTER_DIR" "$REDIS_DIR" "$LOG_DIR" "$STACK_DIR/run" "$STACK_DIR/.lock"
         [[ "$SOCKET_DIR" == /tmp/cache-warmer-sock-* ]] && rm -rf "$SOCKET_DIR"
         rmdir "$STACK_DIR" 2>/dev/null || true
     fi
@@ -646,6 +653,7 @@ cmd_status() {
         log "redis   stopped port=$REDIS_PORT pid=-"; rc=3
     fi
     proxy_status
+    cluster_status
     return $rc
 }
 
@@ -675,6 +683,7 @@ cmd_env() {
     emit STACK_PG_REPLICA_DATA "$REPLICA_DATA"
     emit STACK_SCRIPT "$SCRIPT_DIR/stack.sh"
     proxy_env
+    cluster_env
 }
 
 cmd_psql() {

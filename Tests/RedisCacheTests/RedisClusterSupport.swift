@@ -1,0 +1,114 @@
+import Foundation
+import RedisCache
+import TestSupport
+
+/// The local stack's Redis Cluster (`STACK_REDIS_CLUSTER_URL`); a missing setting fails the test.
+func clusterURL() throws -> RedisClusterURL {
+    guard let text = ProcessInfo.processInfo.environment["STACK_REDIS_CLUSTER_URL"], !text.isEmpty else {
+        throw TestFailure(
+            "STACK_REDIS_CLUSTER_URL is not set: start the local stack with its Redis Cluster and load its settings: "
+                + "`STACK_REDIS_CLUSTER=3 deploy/local/stack.sh up && eval \"$(deploy/local/stack.sh env)\"` (`make stack-up` does)")
+    }
+    return try RedisClusterURL(text)
+}
+
+/// A cluster client for the stack's cluster.
+func clusterClient(cluster: RedisClusterOptions = RedisClusterOptions()) throws -> RedisClusterClient {
+    try RedisClusterClient(url: try clusterURL(), cluster: cluster)
+}
+
+/// Commands sent to single nodes of the stack's cluster, for setting up and checking faults.
+struct ClusterAdmin: Sendable {
+    let client: RedisClusterClient
+
+    init() throws {
+        client = try clusterClient()
+    }
+
+    /// Runs `command` on `node`; an error reply throws.
+    @discardableResult
+    func run(_ node: RedisClusterClient.Address, _ command: [String]) async throws -> RedisReply {
+        let reply = try await client.client(for: node).command(command)
+        if case .error(let message) = reply {
+            throw TestFailure("\(node): \(command.prefix(3).joined(separator: " ")): \(message)")
+        }
+        return reply
+    }
+
+    /// The node's cluster id.
+    func id(_ node: RedisClusterClient.Address) async throws -> String {
+        try await run(node, ["CLUSTER", "MYID"]).text ?? ""
+    }
+
+    /// A field of `CLUSTER INFO` or `INFO <section>` text.
+    func field(_ node: RedisClusterClient.Address, _ command: [String], _ name: String) async throws -> String? {
+        let text = try await run(node, command).text ?? ""
+        return text.split(whereSeparator: \.isNewline).first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
+    /// Every node of the map (masters and replicas), fresh.
+    func nodes() async throws -> [RedisClusterClient.Address] {
+        try await client.refreshTopology().nodes
+    }
+
+    /// Waits until every node reports `cluster_state:ok` with all 16,384 slots assigned and
+    /// agrees on who serves `slot` (if given); throws after `seconds`.
+    func waitHealthy(within seconds: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = ""
+        while Date() < deadline {
+            var healthy = true
+            for node in try await nodes() {
+                let state = try? await field(node, ["CLUSTER", "INFO"], "cluster_state")
+                let assigned = try? await field(node, ["CLUSTER", "INFO"], "cluster_slots_assigned")
+                if state != "ok" || assigned != "16384" {
+                    healthy = false
+                    last = "\(node): cluster_state \(state ?? "?"), slots assigned \(assigned ?? "?")"
+                }
+            }
+            if healthy { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("the cluster is not healthy after \(seconds) s: \(last)")
+    }
+
+    /// Moves `slot` from `source` to `target` the way `redis-cli --cluster reshard` does
+    /// (Redis Cluster specification, "Cluster live reconfiguration"): IMPORTING on the target,
+    /// MIGRATING on the source, MIGRATE of its keys in groups of `group` with `pause` between
+    /// groups, then SETSLOT NODE on the target, the source and the other masters. Also finishes
+    /// a move that was interrupted.
+    func moveSlot(_ slot: Int, from source: RedisClusterClient.Address, to target: RedisClusterClient.Address, group: Int = 100, pause: Duration = .zero, stopBefore finishing: Bool = false) async throws {
+        let sourceID = try await id(source)
+        let targetID = try await id(target)
+        try await run(target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID])
+        try await run(source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID])
+        try await migrateKeys(slot, from: source, to: target, group: group, pause: pause)
+        guard !finishing else { return }
+        try await assign(slot, to: target, targetID: targetID, source: source)
+    }
+
+    /// MIGRATEs every key of `slot` still on `source` to `target`, at most `limit` keys if given.
+    func migrateKeys(_ slot: Int, from source: RedisClusterClient.Address, to target: RedisClusterClient.Address, group: Int = 100, pause: Duration = .zero, limit: Int? = nil) async throws {
+        var moved = 0
+        while limit.map({ moved < $0 }) ?? true {
+            let count = min(group, limit.map { $0 - moved } ?? group)
+            guard case .array(let found) = try await run(source, ["CLUSTER", "GETKEYSINSLOT", String(slot), String(count)]), !found.isEmpty else { return }
+            let keys = found.compactMap(\.text)
+            try await run(source, ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys)
+            moved += keys.count
+            if pause > .zero { try await Task.sleep(for: pause) }
+        }
+    }
+
+    /// `CLUSTER SETSLOT slot NODE target` on the target, the source, then every other master.
+    func assign(_ slot: Int, to target: RedisClusterClient.Address, targetID: String? = nil, source: RedisClusterClient.Address) async throws {
+        var resolved = targetID
+        if resolved == nil { resolved = try await id(target) }
+        let targetID = resolved!
+        try await run(target, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
+        try await run(source, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
+        for master in try await client.refreshTopology().masters where master != target && master != source {
+            try await run(master, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
+        }
+    }
+}
