@@ -19,7 +19,7 @@ demo: stack-up build
 test: stack-up deploy-check unit-and-integration chaos-short fuzz
 
 stack-up:
-	@STACK_PROXY=1 $(STACK) up
+	@STACK_PROXY=1 STACK_REDIS_CLUSTER=3 $(STACK) up
 
 stack-down:
 	@$(STACK) down
