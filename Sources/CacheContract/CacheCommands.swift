@@ -92,6 +92,21 @@ public struct CacheCommands: Hashable, Sendable {
         fill(entry, field: "row", payload: row, lsn: lsn, epoch: epoch, fences: [], minimum: minimum)
     }
 
+    /// Resync: fill many row entries (`(entry key, row JSON)`) read at one `lsn` in one call,
+    /// with ``fillRow(_:row:lsn:epoch:minimum:)``'s rule per entry. Reply: one ``FillOutcome``
+    /// per entry (``FillOutcome/many(reply:count:)``).
+    public func fillRows(_ rows: [(entry: String, row: String)], lsn: LSN, epoch: Int64, minimum: LSN?) -> RedisScriptCall {
+        var arguments = [lsn.sortableString, String(epoch), CacheTTL.milliseconds(ttl.entry), (minimum ?? .zero).sortableString]
+        arguments.reserveCapacity(4 + rows.count)
+        var entryKeys = [keys.epoch, keys.floor]
+        entryKeys.reserveCapacity(2 + rows.count)
+        for row in rows {
+            entryKeys.append(row.entry)
+            arguments.append(row.row)
+        }
+        return CacheScripts.fillRowsIfNotStale.call(keys: entryKeys, arguments: arguments)
+    }
+
     /// Reader (or the worker re-warming): fill a derived entry read at `lsn`, covered by
     /// `fences` (the query fence and any parameter fences), refused below `minimum` (as for
     /// ``fillRow(_:row:lsn:epoch:minimum:)``). Reply: ``FillOutcome``.

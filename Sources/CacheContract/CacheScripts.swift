@@ -175,6 +175,45 @@ public enum CacheScripts {
         return 1
         """)
 
+    /// `fill-rows-if-not-stale` — KEYS: epoch key, floor key, entry₁…entryₘ. ARGV: lsn, epoch,
+    /// ttl ms, minimum, row₁…rowₘ. `fill-if-not-stale` for many row entries read at one version
+    /// (a resync chunk): the same checks and writes per entry, the epoch and floor read once.
+    /// Reply: one outcome per entry, as `fill-if-not-stale`'s (no fences: row fills pass none).
+    public static let fillRowsIfNotStale = RedisScript(name: "fill-rows-if-not-stale", source: prelude + """
+        local l, e, ttl = arg_lsn(ARGV[1]), arg_epoch(ARGV[2]), arg_ttl(ARGV[3])
+        local minimum = arg_lsn(ARGV[4])
+        local m = #KEYS - 2
+        if m < 0 or #ARGV ~= 4 + m then
+          error({err = 'ERR cache-contract: fill-rows takes the epoch and floor keys, then one row per entry'})
+        end
+        local out = {}
+        local refuse = nil
+        if current_epoch(KEYS[1]) ~= e then refuse = -1 end
+        local floor = stored_lsn(redis.call('GET', KEYS[2]))
+        if not refuse and floor and cmp(l, floor) < 0 then refuse = -3 end
+        local below_minimum = cmp(l, minimum) < 0
+        for i = 1, m do
+          local key = KEYS[2 + i]
+          if refuse then
+            out[i] = refuse
+          else
+            local s = redis.call('HMGET', key, 'lsn', 'epoch', 'deleted', 'invalidated')
+            local sl, se = stored_lsn(s[1]), tonumber(s[2])
+            if sl and se and (se > e or (se == e and cmp(sl, l) >= 0)) then
+              out[i] = 0
+            elseif below_minimum then
+              out[i] = -3
+            else
+              if s[3] or s[4] then redis.call('DEL', key) end
+              redis.call('HSET', key, 'lsn', l, 'row', ARGV[4 + i], 'epoch', ARGV[2])
+              redis.call('PEXPIRE', key, ttl)
+              out[i] = 1
+            end
+          end
+        end
+        return out
+        """)
+
     /// `bump-fence` — KEYS: fence, its member set, epoch key. ARGV: lsn, epoch, ttl ms.
     /// Raises the fence to max(stored, lsn) (a fence of another epoch is replaced), refreshes
     /// its TTL, and deletes the member entries that are now stale (LSN below the fence or of
@@ -285,6 +324,6 @@ public enum CacheScripts {
 
     /// Every script, e.g. to `SCRIPT LOAD` them all at start.
     public static let all: [RedisScript] = [
-        setIfNewer, tombstoneIfNewer, invalidateIfNewer, writeManyIfNewer, fillIfNotStale, bumpFence, read, beginEpoch, setCheckpoint, recordRead,
+        setIfNewer, tombstoneIfNewer, invalidateIfNewer, writeManyIfNewer, fillIfNotStale, fillRowsIfNotStale, bumpFence, read, beginEpoch, setCheckpoint, recordRead,
     ]
 }

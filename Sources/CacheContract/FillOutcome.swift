@@ -16,13 +16,28 @@ public enum FillOutcome: Hashable, Sendable {
 
     /// Parses the script's integer reply.
     public init(reply: RedisReply) throws(CacheContractError) {
-        switch try ScriptReply.integer(reply, "fill-if-not-stale") {
+        try self.init(code: try ScriptReply.integer(reply, "fill-if-not-stale"), reply: reply, script: "fill-if-not-stale")
+    }
+
+    /// Parses `fill-rows-if-not-stale`'s reply: exactly `count` outcomes, in entry order.
+    public static func many(reply: RedisReply, count: Int) throws(CacheContractError) -> [FillOutcome] {
+        guard case .array(let items) = reply, items.count == count else { throw ScriptReply.unexpected(reply, "fill-rows-if-not-stale") }
+        var outcomes: [FillOutcome] = []
+        outcomes.reserveCapacity(count)
+        for item in items {
+            outcomes.append(try FillOutcome(code: try ScriptReply.integer(item, "fill-rows-if-not-stale"), reply: item, script: "fill-rows-if-not-stale"))
+        }
+        return outcomes
+    }
+
+    private init(code: Int64, reply: RedisReply, script: String) throws(CacheContractError) {
+        switch code {
         case 1: self = .filled
         case 0: self = .refusedByEntry
         case -1: self = .refusedByEpoch
         case -2: self = .refusedByFence
         case -3: self = .refusedByFloor
-        default: throw ScriptReply.unexpected(reply, "fill-if-not-stale")
+        default: throw ScriptReply.unexpected(reply, script)
         }
     }
 }

@@ -247,35 +247,57 @@ public final class Resync: Sendable {
         var refused: [[String]] = []
     }
 
+    /// Rows and row bytes per `fill-rows-if-not-stale` call: enough to amortise the script's
+    /// start, small enough that one call holds Redis' thread for well under a millisecond.
+    static let rowsPerCall = 100
+    static let bytesPerCall = 256 * 1024
+
     private func fill(_ chunk: VersionedRows, scan: EntityScan, commands: CacheCommands, redis: RedisClient, epoch: Int64) async throws -> FillCounts {
         var counts = FillCounts()
         guard let lsn = chunk.lsn else {
             counts.skipped = chunk.rows.count
             return counts
         }
+        // One `fill-rows-if-not-stale` call per group of rows (bounded in rows and bytes), all
+        // groups of the chunk in one pipeline.
         var calls: [RedisScriptCall] = []
-        var keys: [[String]] = []
-        calls.reserveCapacity(chunk.rows.count)
+        var groups: [[[String]]] = []
+        var group: [(entry: String, row: String)] = []
+        var groupKeys: [[String]] = []
+        var groupBytes = 0
+        func close() {
+            guard !group.isEmpty else { return }
+            calls.append(commands.fillRows(group, lsn: lsn, epoch: epoch, minimum: chunk.minimum))
+            groups.append(groupKeys)
+            group.removeAll(keepingCapacity: true)
+            groupKeys.removeAll(keepingCapacity: true)
+            groupBytes = 0
+        }
         for row in chunk.rows {
             do {
-                calls.append(commands.fillRow(try scan.entryKey(row.key, keys: commands.keys), row: row.json, lsn: lsn, epoch: epoch, minimum: chunk.minimum))
-                keys.append(row.key)
+                group.append((try scan.entryKey(row.key, keys: commands.keys), row.json))
+                groupKeys.append(row.key)
+                groupBytes += row.json.utf8.count
+                if group.count >= Self.rowsPerCall || groupBytes >= Self.bytesPerCall { close() }
             } catch {
                 // A key the worker cannot render either (e.g. a NULL part): it has no entry.
                 counts.skipped += 1
                 context.logger.warning("resync: a row's key cannot be rendered; not cached", metadata: ["entity": "\(scan.name)", "key": "\(row.key)", "error": "\(error)"])
             }
         }
+        close()
         guard !calls.isEmpty else { return counts }
         let replies = try await redis.evaluate(calls, inline: false)
-        for (reply, key) in zip(replies, keys) {
-            switch try FillOutcome(reply: reply) {
-            case .filled: counts.filled += 1
-            case .refusedByEntry: counts.newer += 1
-            case .refusedByFence: counts.skipped += 1
-            case .refusedByFloor: counts.refused.append(key)
-            case .refusedByEpoch:
-                throw WorkerError(code: .epochChanged, message: "fill refused: epoch \(epoch) is no longer current")
+        for (reply, keys) in zip(replies, groups) {
+            for (outcome, key) in zip(try FillOutcome.many(reply: reply, count: keys.count), keys) {
+                switch outcome {
+                case .filled: counts.filled += 1
+                case .refusedByEntry: counts.newer += 1
+                case .refusedByFence: counts.skipped += 1
+                case .refusedByFloor: counts.refused.append(key)
+                case .refusedByEpoch:
+                    throw WorkerError(code: .epochChanged, message: "fill refused: epoch \(epoch) is no longer current")
+                }
             }
         }
         return counts
