@@ -56,6 +56,16 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Reserves room for `count` more bytes.
+    mutating func reserveCapacity(_ count: Int) {
+        bytes.reserveCapacity(bytes.count + count)
+    }
+
+    /// Appends bytes already in JSON form (a number's text).
+    mutating func appendRaw(_ raw: some Collection<UInt8>) {
+        bytes.append(contentsOf: raw)
+    }
+
     mutating func append(_ literal: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }

@@ -100,6 +100,19 @@ import Testing
         #expect { try CanonicalJSON.row([binary]) } throws: { ($0 as? CacheContractError)?.code == .unrenderableColumn }
     }
 
+    @Test func rowsAreTheRenderedValueTree() throws {
+        let numbers = ["0", "-0", "-0.00", "0.50", "12.50", "-12.5", "1e+100", "1.5e-3", "NaN", "-Infinity", "123456789012345678901234567890.000001"]
+        for (index, number) in numbers.enumerated() {
+            let columns = [
+                column("total", 1700, number), column("name", 25, "é\"\n\u{1}x"), column("at", 1184, "2024-01-31 10:00:00.5+00"),
+                column("paid", 16, index % 2 == 0 ? "t" : "f"), column("id", 23, String(index)), column("note", 25, nil), column("tags", 1009, "{a,\"b c\"}"),
+            ]
+            let members = try columns.map { JSONObject.Member(key: $0.name, value: try CanonicalJSON.value(of: $0).value) }
+            let tree = CanonicalJSON.render(.object(JSONObject(members: members)))
+            #expect(try CanonicalJSON.row(columns).json == tree, "numeric text \(number)")
+        }
+    }
+
     @Test func reportsUnknownTypesAsUnverified() throws {
         let row = try CanonicalJSON.row([column("id", 23, "1"), column("mood", 99_999, "happy"), column("gone", 99_998, nil)])
         #expect(row.json == #"{"id": 1, "gone": null, "mood": "happy"}"#)
