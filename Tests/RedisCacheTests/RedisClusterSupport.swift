@@ -1,5 +1,6 @@
 import Foundation
 import RedisCache
+import Synchronization
 import TestSupport
 
 /// The local stack's Redis Cluster (`STACK_REDIS_CLUSTER_URL`); a missing setting fails the test.
@@ -110,5 +111,109 @@ struct ClusterAdmin: Sendable {
         for master in try await client.refreshTopology().masters where master != target && master != source {
             try await run(master, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
         }
+    }
+}
+
+/// Set once by a test to tell a ``ClusterWriteLoop`` to finish.
+final class StopSignal: Sendable {
+    private let state = Mutex(false)
+
+    func fire() {
+        state.withLock { $0 = true }
+    }
+
+    var fired: Bool {
+        state.withLock { $0 }
+    }
+}
+
+/// Writes batches of keys through a cluster client while a test changes the cluster: every
+/// batch that throws (a node restarting, a failover) is sent again after 20 ms, since a SET of
+/// the same value is safe to repeat. After the stop signal it writes `after` more batches, so
+/// the last writes meet the cluster's final layout.
+enum ClusterWriteLoop {
+    struct Outcome: Sendable {
+        /// Every key written and its value.
+        var values: [String: String] = [:]
+        /// The errors of batches that were sent again.
+        var failures: [String] = []
+        /// Batches that succeeded.
+        var batches = 0
+    }
+
+    static func start(
+        _ client: RedisClusterClient, after: Int = 50, stop: StopSignal, keys: @escaping @Sendable (Int) -> [String]
+    ) -> Task<Outcome, Never> {
+        Task {
+            var outcome = Outcome()
+            var remaining = Int.max
+            var batch = 0
+            while remaining > 0, outcome.failures.count < 500 {
+                if stop.fired, remaining == Int.max { remaining = after }
+                let names = keys(batch)
+                let value = "b\(batch)"
+                do {
+                    let replies = try await client.pipeline(names.map { ["SET", $0, value, "EX", "600"] })
+                    if let bad = replies.first(where: { $0 != .status("OK") }) {
+                        outcome.failures.append("batch \(batch): \(bad)")
+                    } else {
+                        names.forEach { outcome.values[$0] = value }
+                        outcome.batches += 1
+                        batch += 1
+                        if remaining != Int.max { remaining -= 1 }
+                    }
+                } catch {
+                    outcome.failures.append("batch \(batch): \(error)")
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            return outcome
+        }
+    }
+}
+
+extension ClusterAdmin {
+    /// Waits until every replica's link to its master is up, so a manual failover can start.
+    func waitReplicasInSync(within seconds: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = ""
+        while Date() < deadline {
+            let topology = try await client.refreshTopology()
+            var synced = true
+            for replica in topology.shards.flatMap(\.replicas) {
+                let link = try? await field(replica, ["INFO", "replication"], "master_link_status")
+                if link?.trimmingCharacters(in: .whitespacesAndNewlines) != "up" {
+                    synced = false
+                    last = "\(replica): master_link_status \(link ?? "?")"
+                }
+            }
+            if synced, topology.shards.allSatisfy({ !$0.replicas.isEmpty }) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("replicas not in sync after \(seconds) s: \(last)")
+    }
+
+    /// The first element of `ROLE` (`master` or `slave`).
+    func role(_ node: RedisClusterClient.Address) async throws -> String {
+        guard case .array(let items) = try await run(node, ["ROLE"]), let role = items.first?.text else { return "?" }
+        return role
+    }
+
+    /// `CLUSTER FAILOVER` on `replica`, then waits until it is a master and the cluster is
+    /// healthy. A manual failover that does not complete within 5 s is abandoned by Redis, and
+    /// masters refuse to vote twice for one shard within twice the node timeout (10 s on the
+    /// stack), so a failover soon after another is asked for again every 6 s.
+    func failover(to replica: RedisClusterClient.Address, within seconds: Double = 45) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var asked = Date.distantPast
+        while try await role(replica) != "master" {
+            guard Date() < deadline else { throw TestFailure("\(replica) is not a master \(seconds) s after CLUSTER FAILOVER") }
+            if Date().timeIntervalSince(asked) > 6 {
+                try await run(replica, ["CLUSTER", "FAILOVER"])
+                asked = Date()
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await waitHealthy(within: seconds)
     }
 }
