@@ -99,15 +99,19 @@ struct ResyncBenchmark: AsyncParsableCommand {
                 .init(label: "resync (read, fill-if-not-stale)", value: resyncRate, unit: "rows/s"),
                 .init(label: "resync ratio (goal >= 0.5)", value: resyncRate / copyRate, unit: "ratio"),
                 .init(label: "resync peak RSS (goal <= 100)", value: resync.peakMB, unit: "MB"),
+                .init(label: "resync CPU per row", value: resync.cpuSeconds / Double(rows) * 1e6, unit: "us"),
                 .init(label: "verify --all (read, compare)", value: verifyRate, unit: "rows/s"),
                 .init(label: "verify ratio (goal >= 0.5)", value: verifyRate / copyRate, unit: "ratio"),
                 .init(label: "verify peak RSS", value: verify.peakMB, unit: "MB"),
+                .init(label: "verify CPU per row", value: verify.cpuSeconds / Double(rows) * 1e6, unit: "us"),
             ]
         ).report(to: output)
     }
 
-    /// Runs a program to its end; its wall time, exit status and peak RSS (VmHWM, polled).
-    private func measure(_ arguments: [String]) throws -> (seconds: Double, status: Int32, peakMB: Double) {
+    /// Runs a program to its end; its wall time, exit status, peak RSS (VmHWM, polled) and CPU
+    /// time (user + system, from the children's resource usage).
+    private func measure(_ arguments: [String]) throws -> (seconds: Double, status: Int32, peakMB: Double, cpuSeconds: Double) {
+        let cpuBefore = Self.childrenCPUSeconds()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
@@ -126,7 +130,15 @@ struct ResyncBenchmark: AsyncParsableCommand {
         }
         process.waitUntilExit()
         let seconds = (ContinuousClock.now - started).seconds
-        print(String(format: "  %.2f s, peak RSS %.0f MB", seconds, peakKB / 1024))
-        return (seconds, process.terminationStatus, peakKB / 1024)
+        let cpu = Self.childrenCPUSeconds() - cpuBefore
+        print(String(format: "  %.2f s, CPU %.2f s, peak RSS %.0f MB", seconds, cpu, peakKB / 1024))
+        return (seconds, process.terminationStatus, peakKB / 1024, cpu)
+    }
+
+    /// User + system CPU seconds of this process' children that have been waited for.
+    private static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

@@ -78,11 +78,24 @@ extension PostgresConnection {
 
     /// A SQL string literal: `'it''s'`. The one place the project quotes SQL text.
     public static func literal(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+        "'" + doubled(text, UInt8(ascii: "'")) + "'"
     }
 
     /// A quoted SQL identifier: `"Order"`. The one place the project quotes SQL names.
     public static func identifier(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        "\"" + doubled(text, UInt8(ascii: "\"")) + "\""
+    }
+
+    /// `text` with every `quote` byte doubled (stdlib only: bulk resync and verify quote
+    /// thousands of key literals per chunk).
+    private static func doubled(_ text: String, _ quote: UInt8) -> String {
+        guard text.utf8.contains(quote) else { return text }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 2)
+        for byte in text.utf8 {
+            bytes.append(byte)
+            if byte == quote { bytes.append(quote) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

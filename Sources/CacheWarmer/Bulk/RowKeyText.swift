@@ -15,7 +15,7 @@ enum RowKeyText {
 
     /// `%25` → `%`, `%3A` → `:`, `%3D` → `=`; nil for any other `%` sequence.
     static func unescape(_ text: Substring) -> String? {
-        guard text.contains("%") else { return String(text) }
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []
         var input = Array(text.utf8)[...]
         while let byte = input.popFirst() {

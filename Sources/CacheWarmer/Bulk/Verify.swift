@@ -150,20 +150,29 @@ public final class Verify: Sendable {
             }
             var entries: [String] = []
             for row in chunk.rows { entries.append((try? scan.entryKey(row.key, keys: commands.keys)) ?? "") }
-            let reads: [CacheRead]
+            // Plain HMGETs first; what they cannot show equal is read with the `read` script.
+            var unsure: [Int] = []
             do {
-                reads = try await readEntries(entries, fence: fence, commands: commands, redis: redis)
+                let peeks = try await peekEntries(entries, fence: fence, commands: commands, redis: redis)
+                for (index, row) in chunk.rows.enumerated() where !entries[index].isEmpty {
+                    counts.checked += 1
+                    if let peek = peeks[index], case .equal = compare(peek, row: row.json) {
+                        counts.equal += 1
+                    } else {
+                        unsure.append(index)
+                    }
+                }
+                let reads = try await readEntries(unsure.map { entries[$0] }, fence: fence, commands: commands, redis: redis)
+                for (index, read) in zip(unsure, reads) {
+                    switch compare(read, row: chunk.rows[index].json) {
+                    case .equal: counts.equal += 1
+                    case .missing: counts.missing += 1
+                    case .different: suspects.append(Suspect(key: chunk.rows[index].key, entry: entries[index], lsn: lsn, deleted: false))
+                    }
+                }
             } catch {
                 _ = try? await pending?.value
                 throw error
-            }
-            for (index, row) in chunk.rows.enumerated() where !entries[index].isEmpty {
-                counts.checked += 1
-                switch compare(reads[index], row: row.json) {
-                case .equal: counts.equal += 1
-                case .missing: counts.missing += 1
-                case .different: suspects.append(Suspect(key: row.key, entry: entries[index], lsn: lsn, deleted: false))
-                }
             }
         }
         return (counts, suspects)
@@ -200,6 +209,40 @@ public final class Verify: Sendable {
         case .value(let payload): return payload == row ? .equal : .different
         case .tombstone: return row == nil ? .equal : .different
         case .missing, .invalidated: return row == nil ? .equal : .missing
+        }
+    }
+
+    /// The entries as plain `HMGET`s, then the current epoch and the entity fence in the same
+    /// pipeline, after them: the fence only rises and the epoch only moves forward, so an entry
+    /// of that epoch at or above that fence was valid when it was read (what the `read` script
+    /// would have said then). Returns that read for such entries, nil for every other (absent,
+    /// markers, other epochs, below the fence), which the caller reads with the script.
+    private func peekEntries(_ entries: [String], fence: FenceKey, commands: CacheCommands, redis: RedisClient) async throws -> [CacheRead?] {
+        guard !entries.isEmpty else { return [] }
+        var batch = entries.map { ["HMGET", $0.isEmpty ? "\(commands.keys.namespace.rawValue):meta:none" : $0, "lsn", "epoch", "deleted", "row"] }
+        batch.append(["GET", commands.keys.epoch])
+        batch.append(["HMGET", fence.key, "lsn", "epoch"])
+        let replies = try await redis.pipeline(batch)
+        guard replies.count == batch.count, let epochText = replies[entries.count].text, let epoch = Int64(epochText) else {
+            return Array(repeating: nil, count: entries.count)
+        }
+        var fenceLSN: LSN = .zero
+        if case .array(let parts) = replies[entries.count + 1], parts.count == 2, parts[1].text == epochText {
+            fenceLSN = parts[0].text.flatMap { LSN(sortableString: $0) } ?? .zero
+        }
+        return replies.prefix(entries.count).map { reply in
+            guard case .array(let fields) = reply, fields.count == 4, fields[1].text == epochText,
+                let lsn = fields[0].text.flatMap({ LSN(sortableString: $0) }), lsn >= fenceLSN
+            else { return nil }
+            let state: CacheRead.State
+            if fields[2].text == "1" {
+                state = .tombstone
+            } else if let row = fields[3].text {
+                state = .value(row)
+            } else {
+                return nil
+            }
+            return CacheRead(isValid: true, state: state, lsn: lsn, epoch: epoch, maxFence: fenceLSN, currentEpoch: epoch)
         }
     }
 
