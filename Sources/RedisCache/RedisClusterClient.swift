@@ -224,6 +224,7 @@ public final class RedisClusterClient: RedisCommandRunner {
             var refresh = false
             var loads: [Address: [RedisScript]] = [:]
             var failure: RedisError?
+            var movedNow: [(slot: Int, from: Address, to: Address)] = []
             for (node, entries, result) in outcomes {
                 let got: [RedisReply]
                 switch result {
@@ -237,8 +238,7 @@ public final class RedisClusterClient: RedisCommandRunner {
                     switch RedisClusterRedirect(reply, from: node) {
                     case .moved(let slot, let to)?:
                         try countRedirect(&redirects, entry.index, reply)
-                        logger.info("redis cluster: slot moved; refreshing the slot map", metadata: ["slot": "\(slot)", "from": "\(node)", "to": "\(to)"])
-                        state.withLock { $0.statistics.moved += 1 }
+                        movedNow.append((slot, node, to))
                         next.append((entry.index, Target(node: to, asking: false)))
                         refresh = true
                     case .ask(let slot, let to)?:
@@ -262,6 +262,12 @@ public final class RedisClusterClient: RedisCommandRunner {
                 // Other nodes' parts may have run: nothing is resent, the caller decides.
                 startRefresh()
                 throw failure
+            }
+            if let first = movedNow.first {
+                state.withLock { $0.statistics.moved += movedNow.count }
+                logger.info(
+                    "redis cluster: MOVED followed; refreshing the slot map",
+                    metadata: ["commands": "\(movedNow.count)", "slot": "\(first.slot)", "from": "\(first.from)", "to": "\(first.to)"])
             }
             if refresh {
                 topology = (try? await refreshTopology()) ?? topology

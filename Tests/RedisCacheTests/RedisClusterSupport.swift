@@ -128,8 +128,8 @@ final class StopSignal: Sendable {
 }
 
 /// Writes batches of keys through a cluster client while a test changes the cluster: every
-/// batch that throws (a node restarting, a failover) is sent again after 20 ms, since a SET of
-/// the same value is safe to repeat. After the stop signal it writes `after` more batches, so
+/// batch that throws (a node down, a failover) is sent again after 50 ms, since a SET of the
+/// same value is safe to repeat; after 2,000 such failures it gives up. After the stop signal it writes `after` more batches, so
 /// the last writes meet the cluster's final layout.
 enum ClusterWriteLoop {
     struct Outcome: Sendable {
@@ -139,7 +139,11 @@ enum ClusterWriteLoop {
         var failures: [String] = []
         /// Batches that succeeded.
         var batches = 0
+        /// True when it stopped after too many failures.
+        var gaveUp: Bool { failures.count >= ClusterWriteLoop.maximumFailures }
     }
+
+    static let maximumFailures = 2000
 
     static func start(
         _ client: RedisClusterClient, after: Int = 50, stop: StopSignal, keys: @escaping @Sendable (Int) -> [String]
@@ -148,7 +152,7 @@ enum ClusterWriteLoop {
             var outcome = Outcome()
             var remaining = Int.max
             var batch = 0
-            while remaining > 0, outcome.failures.count < 500 {
+            while remaining > 0, outcome.failures.count < maximumFailures {
                 if stop.fired, remaining == Int.max { remaining = after }
                 let names = keys(batch)
                 let value = "b\(batch)"
@@ -164,7 +168,7 @@ enum ClusterWriteLoop {
                     }
                 } catch {
                     outcome.failures.append("batch \(batch): \(error)")
-                    try? await Task.sleep(for: .milliseconds(20))
+                    try? await Task.sleep(for: .milliseconds(50))
                 }
             }
             return outcome
