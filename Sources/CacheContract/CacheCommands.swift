@@ -55,10 +55,21 @@ public struct CacheCommands: Hashable, Sendable {
     public func writeMany(_ entries: [EntryWrite], epoch: Int64) -> RedisScriptCall {
         var arguments = [String(epoch)]
         arguments.reserveCapacity(1 + 4 * entries.count)
+        var entryKeys = [keys.epoch]
+        entryKeys.reserveCapacity(1 + entries.count)
+        // Entries of a batch mostly share a few versions and TTLs: their texts are made once.
+        var lsnText: (LSN, String)?
+        var ttlText: (Duration, String)?
         for entry in entries {
-            arguments += [entry.kind.rawValue, entry.lsn.sortableString, CacheTTL.milliseconds(entry.ttl), entry.kind == .row ? entry.row : ""]
+            if lsnText?.0 != entry.lsn { lsnText = (entry.lsn, entry.lsn.sortableString) }
+            if ttlText?.0 != entry.ttl { ttlText = (entry.ttl, CacheTTL.milliseconds(entry.ttl)) }
+            arguments.append(entry.kind.rawValue)
+            arguments.append(lsnText!.1)
+            arguments.append(ttlText!.1)
+            arguments.append(entry.kind == .row ? entry.row : "")
+            entryKeys.append(entry.key)
         }
-        return CacheScripts.writeManyIfNewer.call(keys: [keys.epoch] + entries.map(\.key), arguments: arguments)
+        return CacheScripts.writeManyIfNewer.call(keys: entryKeys, arguments: arguments)
     }
 
     /// Worker: write a row entry if its version (epoch, lsn) is newer than the stored entry or

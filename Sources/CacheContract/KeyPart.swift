@@ -32,6 +32,24 @@ public struct KeyPart: Hashable, Sendable, CustomStringConvertible {
     /// A pgoutput column's value, through its canonical JSON value (so a timestamptz key is
     /// written `2024-01-31T10:00:00+00:00`, as a reader sees it in `to_jsonb`).
     public init(column: NamedColumn, types: PostgresTypes = .builtin) throws(CacheContractError) {
+        // Text and integer keys (the usual ones) without building a JSON value: the same text.
+        if case .text(let buffer) = column.value, let kind = types.kind(of: column.typeOID) {
+            let bytes = buffer.readableBytesView
+            switch kind {
+            case .string:
+                if let text = String(validating: bytes, as: UTF8.self) {
+                    self.init(text)
+                    return
+                }
+            case .number:
+                if CanonicalJSON.isCanonicalNumber(bytes), !bytes.contains(UInt8(ascii: ".")) {
+                    self.init(String(decoding: bytes, as: UTF8.self))
+                    return
+                }
+            default:
+                break
+            }
+        }
         self.init(try CanonicalJSON.value(of: column, types: types).value)
     }
 

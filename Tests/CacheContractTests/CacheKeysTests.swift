@@ -68,6 +68,11 @@ import Testing
         #expect(try KeyPart(column: column).text == "2024-01-31T10:00:00.5+00:00")
         let numeric = NamedColumn(name: "n", typeOID: 1700, isKey: true, value: .text(ByteBuffer(string: "12.500")))
         #expect(try KeyPart(column: numeric).text == "12.5")
+        // Text and integer columns take a shorter path to the same text as through their JSON value.
+        for (oid, text) in [(25, "ord_00000001"), (25, "a:b=%"), (25, "é😀"), (23, "-42"), (20, "0"), (1700, "-0"), (1700, "-0.00"), (701, "1e+100")] as [(UInt32, String)] {
+            let column = NamedColumn(name: "k", typeOID: oid, isKey: true, value: .text(ByteBuffer(string: text)))
+            #expect(try KeyPart(column: column) == KeyPart(CanonicalJSON.value(of: column).value), "\(oid) \(text)")
+        }
     }
 
     @Test(arguments: ["", "has space", "a:b", "x=y", "p%", String(repeating: "n", count: 101), "é"])

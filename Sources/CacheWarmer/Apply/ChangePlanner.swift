@@ -186,19 +186,26 @@ public struct ChangePlanner: Sendable {
     /// per-column flags (Logical Replication Message Formats).
     static func keyIsImmediatelyUnique(_ entity: Entity, _ relation: RelationMessage) -> Bool {
         guard relation.replicaIdentity == UInt8(ascii: "d") || relation.replicaIdentity == UInt8(ascii: "i") else { return false }
-        let identity = Set(relation.columns.lazy.filter(\.isKey).map(\.name))
-        return !identity.isEmpty && identity == Set(entity.configuration.key)
+        // The identity's names and the key's, compared as sets (without building any: this runs per row).
+        let key = entity.configuration.key
+        var identityCount = 0
+        for column in relation.columns where column.isKey {
+            guard key.contains(column.name) else { return false }
+            identityCount += 1
+        }
+        return identityCount > 0 && key.allSatisfy { name in relation.columns.contains { $0.isKey && $0.name == name } }
     }
 
     private func rowKey(_ entity: Entity, _ columns: [NamedColumn]) -> String? {
         var parts: [KeyPart] = []
+        parts.reserveCapacity(entity.configuration.key.count)
         for name in entity.configuration.key {
             guard let column = columns.first(where: { $0.name == name }), column.value != .null, column.value != .unchangedToast,
                 let part = try? KeyPart(column: column, types: types)
             else { return nil }
             parts.append(part)
         }
-        return try? keys.row(entity.name, key: parts)
+        return parts.count == 1 ? keys.row(entity.name, parts[0]) : try? keys.row(entity.name, key: parts)
     }
 
     private func render(_ entity: Entity, _ columns: [NamedColumn]) -> WriteBatch.RowWrite {

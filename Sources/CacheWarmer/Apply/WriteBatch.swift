@@ -59,9 +59,8 @@ public struct WriteBatch: Sendable {
     /// Records a row write at `lsn`; `arrival` marks a row that now stands at `key` (insert, or
     /// update to that key), as opposed to one that left it.
     public mutating func write(_ write: RowWrite, key: String, lsn: LSN, ttl entryTTL: Double?, arrival: Bool = false) {
-        if case .set(let row)? = rows[key]?.write { payloadBytes -= row.utf8.count }
+        if case .set(let row)? = rows.updateValue(PlannedRow(write: write, lsn: lsn, ttl: entryTTL), forKey: key)?.write { payloadBytes -= row.utf8.count }
         if case .set(let row) = write { payloadBytes += row.utf8.count }
-        rows[key] = PlannedRow(write: write, lsn: lsn, ttl: entryTTL)
         if arrival { arrived.insert(key) }
         changes += 1
     }
@@ -95,10 +94,12 @@ public struct WriteBatch: Sendable {
     /// Adds a transaction planned with placeholder versions, now committed at `endLSN`: its
     /// writes take that version (the one every change of the transaction carries).
     public mutating func merge(_ transaction: WriteBatch, committedAt endLSN: LSN, time: PostgresTimestamp) {
+        if rows.isEmpty { rows.reserveCapacity(transaction.rows.count) }
         for (key, planned) in transaction.rows {
-            if case .set(let row)? = rows[key]?.write { payloadBytes -= row.utf8.count }
+            if case .set(let row)? = rows.updateValue(PlannedRow(write: planned.write, lsn: endLSN, ttl: planned.ttl), forKey: key)?.write {
+                payloadBytes -= row.utf8.count
+            }
             if case .set(let row) = planned.write { payloadBytes += row.utf8.count }
-            rows[key] = PlannedRow(write: planned.write, lsn: endLSN, ttl: planned.ttl)
         }
         for fence in transaction.fences.keys {
             bump(fence, lsn: endLSN)
