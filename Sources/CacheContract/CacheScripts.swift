@@ -104,13 +104,15 @@ public enum CacheScripts {
         if #ARGV ~= 1 + 4 * n then
           error({err = 'ERR cache-contract: write-many takes the epoch, then kind, lsn, ttl, payload per entry'})
         end
+        -- Entries of a batch share a few versions and TTLs: each distinct text is checked once.
+        local checked_lsn, checked_ttl
         for i = 1, n do
-          local kind = ARGV[4 * i - 2]
+          local kind, l, ttl = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
           if kind ~= 'row' and kind ~= 'deleted' and kind ~= 'invalidated' then
             error({err = 'ERR cache-contract: an entry kind is row, deleted or invalidated'})
           end
-          arg_lsn(ARGV[4 * i - 1])
-          arg_ttl(ARGV[4 * i])
+          if l ~= checked_lsn then checked_lsn = arg_lsn(l) end
+          if ttl ~= checked_ttl then arg_ttl(ttl); checked_ttl = ttl end
         end
         if current_epoch(KEYS[1]) ~= e then return -1 end
         local out = {}
