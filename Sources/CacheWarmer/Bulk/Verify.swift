@@ -88,7 +88,7 @@ public final class Verify: Sendable {
     }
 
     /// A difference to look at again: the row's key texts, its entry, and the LSN of the read.
-    private struct Suspect {
+    private struct Suspect: Sendable {
         var key: [String]
         var entry: String
         var lsn: LSN
@@ -138,44 +138,73 @@ public final class Verify: Sendable {
             let select = sample ? scan.sampleSelect(rows: chunkRows) : scan.chunkSelect(after: after, rows: chunkRows)
             return Task { try await offPool { try reader.read(select) } }
         }
-        // The next chunk is read from the database while this one's entries are read from Redis.
-        var pending: Task<VersionedRows, any Error>? = read(after: nil)
-        while let current = pending {
-            let chunk = try await current.value
-            let isLast = sample || chunk.rows.count < chunkRows
-            pending = isLast ? nil : read(after: chunk.rows.last?.key)
-            guard let lsn = chunk.lsn else {
-                pending?.cancel()
-                throw WorkerError(code: .invalidConfiguration, message: "\(context.target): no version for the rows read (writer wait timed out)")
-            }
-            var entries: [String] = []
-            for row in chunk.rows { entries.append((try? scan.entryKey(row.key, keys: commands.keys)) ?? "") }
-            // Plain HMGETs first; what they cannot show equal is read with the `read` script.
-            var unsure: [Int] = []
-            do {
-                let peeks = try await peekEntries(entries, fence: fence, commands: commands, redis: redis)
-                for (index, row) in chunk.rows.enumerated() where !entries[index].isEmpty {
-                    counts.checked += 1
-                    if let peek = peeks[index], case .equal = compare(peek, row: row.json) {
-                        counts.equal += 1
-                    } else {
-                        unsure.append(index)
+        // The next chunk is read from the database while two chunks' entries are read from Redis.
+        var reading: Task<VersionedRows, any Error>? = read(after: nil)
+        var checking: [Task<ChunkCheck, any Error>] = []
+        do {
+            while reading != nil || !checking.isEmpty {
+                if let current = reading {
+                    let chunk = try await current.value
+                    let isLast = sample || chunk.rows.count < chunkRows
+                    reading = isLast ? nil : read(after: chunk.rows.last?.key)
+                    guard let lsn = chunk.lsn else {
+                        throw WorkerError(code: .invalidConfiguration, message: "\(context.target): no version for the rows read (writer wait timed out)")
                     }
+                    checking.append(Task { [self] in try await check(chunk, lsn: lsn, scan: scan, commands: commands, fence: fence, redis: redis) })
                 }
-                let reads = try await readEntries(unsure.map { entries[$0] }, fence: fence, commands: commands, redis: redis)
-                for (index, read) in zip(unsure, reads) {
-                    switch compare(read, row: chunk.rows[index].json) {
-                    case .equal: counts.equal += 1
-                    case .missing: counts.missing += 1
-                    case .different: suspects.append(Suspect(key: chunk.rows[index].key, entry: entries[index], lsn: lsn, deleted: false))
-                    }
-                }
-            } catch {
-                _ = try? await pending?.value
-                throw error
+                guard checking.count >= 2 || (reading == nil && !checking.isEmpty) else { continue }
+                let done = try await checking.removeFirst().value
+                counts.checked += done.checked
+                counts.equal += done.equal
+                counts.missing += done.missing
+                suspects += done.suspects
             }
+        } catch {
+            reading?.cancel()
+            _ = try? await reading?.value
+            for task in checking {
+                task.cancel()
+                _ = try? await task.value
+            }
+            throw error
         }
         return (counts, suspects)
+    }
+
+    /// What the rows of one chunk showed against their entries.
+    private struct ChunkCheck: Sendable {
+        var checked = 0
+        var equal = 0
+        var missing = 0
+        var suspects: [Suspect] = []
+    }
+
+    /// Compares a chunk's rows with their entries: plain HMGETs first; what they cannot show
+    /// equal is read with the `read` script.
+    private func check(_ chunk: VersionedRows, lsn: LSN, scan: EntityScan, commands: CacheCommands, fence: FenceKey, redis: RedisClient) async throws -> ChunkCheck {
+        var result = ChunkCheck()
+        var entries: [String] = []
+        entries.reserveCapacity(chunk.rows.count)
+        for row in chunk.rows { entries.append((try? scan.entryKey(row.key, keys: commands.keys)) ?? "") }
+        var unsure: [Int] = []
+        let peeks = try await peekEntries(entries, fence: fence, commands: commands, redis: redis)
+        for (index, row) in chunk.rows.enumerated() where !entries[index].isEmpty {
+            result.checked += 1
+            if let peek = peeks[index], case .equal = compare(peek, row: row.json) {
+                result.equal += 1
+            } else {
+                unsure.append(index)
+            }
+        }
+        let reads = try await readEntries(unsure.map { entries[$0] }, fence: fence, commands: commands, redis: redis)
+        for (index, read) in zip(unsure, reads) {
+            switch compare(read, row: chunk.rows[index].json) {
+            case .equal: result.equal += 1
+            case .missing: result.missing += 1
+            case .different: result.suspects.append(Suspect(key: chunk.rows[index].key, entry: entries[index], lsn: lsn, deleted: false))
+            }
+        }
+        return result
     }
 
     /// Entries → rows: live entries of rows that no longer exist (a SCAN of the entity's keys).
@@ -187,17 +216,23 @@ public final class Verify: Sendable {
         var suspects: [Suspect] = []
         var cursor = "0"
         var scanned = 0
+        var checking: Task<[Suspect], any Error>?
+        defer { checking?.cancel() }
         repeat {
-            let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "2000"])
+            let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "4000"])
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let items) = parts[1] else {
                 throw WorkerError(code: .contractViolation, message: "SCAN answered \(reply)")
             }
             cursor = next
             let keys = items.compactMap(\.text).filter { RowKeyText.parts($0, prefix: prefix)?.count == scan.entity.key.count }
             scanned += keys.count
-            suspects += try await liveWithoutRow(keys, prefix: prefix, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
+            let live = try await liveEntries(keys, fence: fence, commands: commands, redis: redis)
+            // The database looks up one batch while Redis is scanned for the next.
+            if let checking { suspects += try await checking.value }
+            checking = live.isEmpty ? nil : Task { [self] in try await withoutRow(live, prefix: prefix, scan: scan, commands: commands, reader: reader) }
             if let sample = options.sample, scanned >= sample { break }
         } while cursor != "0"
+        if let checking { suspects += try await checking.value }
         return suspects
     }
 
@@ -252,14 +287,12 @@ public final class Verify: Sendable {
         return try await redis.evaluate(calls, inline: false).map { try CacheRead(reply: $0) }
     }
 
-    /// The valid value entries among `keys` whose row does not exist (read after the entries).
-    private func liveWithoutRow(
-        _ keys: [String], prefix: String, scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader
-    ) async throws -> [Suspect] {
+    /// The entries among `keys` that are values of the current epoch
+    /// at or above the entity fence: a cheap first look (plain HMGETs, the epoch and the fence
+    /// once per batch) that can only let too many through: the fence only rises within an
+    /// epoch, and every suspect's verdict comes from the contract's `read` script in ``recheck``.
+    private func liveEntries(_ keys: [String], fence: FenceKey, commands: CacheCommands, redis: RedisClient) async throws -> [String] {
         guard !keys.isEmpty else { return [] }
-        // A cheap first look (plain HMGETs, the epoch and the entity fence once per batch) that
-        // can only let too many through: the fence only rises within an epoch, and every
-        // suspect's verdict comes from the contract's `read` script in ``recheck``.
         let meta = try await redis.pipeline([["GET", commands.keys.epoch], ["HMGET", fence.key, "lsn", "epoch"]])
         let epoch = meta[0].text
         var fenceLSN: LSN = .zero
@@ -267,11 +300,14 @@ public final class Verify: Sendable {
             fenceLSN = lsn
         }
         let replies = try await redis.pipeline(keys.map { ["HMGET", $0, "lsn", "epoch", "deleted", "invalidated"] })
-        let live = zip(keys, replies).filter { _, reply in
+        return zip(keys, replies).filter { _, reply in
             guard case .array(let fields) = reply, fields.count == 4, let lsn = fields[0].text.flatMap({ LSN(sortableString: $0) }) else { return false }
             return fields[1].text == epoch && fields[2].text != "1" && fields[3].text != "1" && lsn >= fenceLSN
         }.map(\.0)
-        guard !live.isEmpty else { return [] }
+    }
+
+    /// The entries among `live` whose row does not exist (read after the entries).
+    private func withoutRow(_ live: [String], prefix: String, scan: EntityScan, commands: CacheCommands, reader: VersionedReader) async throws -> [Suspect] {
         let keyTexts = live.compactMap { RowKeyText.parts($0, prefix: prefix) }
         let rows = try await offPool { try reader.read(scan.existing(keys: keyTexts)) }
         let existing = Set(rows.rows.compactMap { try? scan.entryKey($0.key, keys: commands.keys) })
