@@ -78,6 +78,12 @@ public struct CacheKeys: Hashable, Sendable {
         prefix + "meta:resync:" + entity.description
     }
 
+    /// `<ns>:meta:warmup`: the worker's automatic warm-up (a hash: `epoch`, `done` `0`/`1`), so
+    /// a worker restarted in the same epoch resumes a warm-up that did not finish.
+    public var warmUp: String {
+        prefix + "meta:warmup"
+    }
+
     /// `<ns>:meta:history`: positions the worker confirmed, with when (a sorted set: member =
     /// LSN as 16 hex digits, score = Unix milliseconds), so the history window's slot can be
     /// advanced to "confirmed at least `keep` ago" and times mapped to LSNs across restarts.

@@ -141,7 +141,7 @@ func runWorker(common: CommonOptions, options: Worker.RunOptions, replay: Bool =
         let history = !replay ? configuration.history.map { HistoryKeeper(configuration: configuration, window: $0, logger: logger) } : nil
         let worker = Worker(
             configuration: configuration, logger: logger, metrics: workerMetrics, fencesMoved: { queries in notify?.fencesMoved(queries) },
-            epochBegan: { epoch in warmUp?.epochBegan(epoch) }, acknowledged: { lsn in history?.acknowledged(lsn) })
+            epochBegan: { epoch in warmUp?.epochBegan(epoch) }, epochContinued: { epoch in warmUp?.epochContinued(epoch) }, acknowledged: { lsn in history?.acknowledged(lsn) })
         let metrics = MetricsServer(port: configuration.metricsPort, metrics: worker.metrics, registry: registry, logger: logger)
         let service = WorkerService(worker: worker, options: options) { summary in
             logger.info("run finished", metadata: [

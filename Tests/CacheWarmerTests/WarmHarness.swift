@@ -25,7 +25,8 @@ final class WarmHarness: Sendable {
     /// - Parameter inProcessWorker: start the worker in this process (false: the test runs the
     ///   executable's `run` itself).
     /// - Parameter extraYAML: appended to the executable's configuration file (e.g. `queries:`).
-    init(rows: Int, inProcessWorker: Bool = true, extraYAML: (String) -> String = { _ in "" }) async throws {
+    /// - Parameter itemWarm: the entity's `warm:` mapping in the executable's configuration.
+    init(rows: Int, inProcessWorker: Bool = true, itemWarm: String? = nil, extraYAML: (String) -> String = { _ in "" }) async throws {
         self.rows = rows
         let setup = try StackEnvironment.writerConnection()
         try setup.execute("""
@@ -50,7 +51,7 @@ final class WarmHarness: Sendable {
             metrics_port: 0
             resync_chunk_rows: 1000
             entities:
-              item: { table: public.\(table), key: [id] }
+              item: { table: public.\(table), key: [id]\(itemWarm.map { ", warm: \($0)" } ?? "") }
             """.appending(extraYAML(table)).write(toFile: config, atomically: true, encoding: .utf8)
         guard inProcessWorker else {
             run = nil

@@ -49,6 +49,7 @@ public final class Worker: Sendable {
     private let current = Mutex<LogicalReplicationStream?>(nil)
     private let fencesMoved: @Sendable (Set<String>) -> Void
     private let epochBegan: @Sendable (Int64) -> Void
+    private let epochContinued: @Sendable (Int64) -> Void
     private let acknowledged: @Sendable (LSN) -> Void
     private let interrupted = Atomic<Bool>(false)
 
@@ -57,12 +58,15 @@ public final class Worker: Sendable {
     /// - Parameter fencesMoved: told, after each applied batch, which cached queries' fences
     ///   moved (the re-warmer recomputes their hot entries).
     /// - Parameter epochBegan: told when the worker began a new cache epoch (the warm-up resyncs).
+    /// - Parameter epochContinued: told when the worker went on in the epoch Redis holds (a
+    ///   warm-up that did not finish in it resumes).
     /// - Parameter acknowledged: told each position the worker confirmed to the slot after Redis
     ///   confirmed it (the history window records them); called inline, so it must be cheap.
     public init(
         configuration: WorkerConfiguration, logger: Logger, metrics: WorkerMetrics = WorkerMetrics(),
         fencesMoved: @escaping @Sendable (Set<String>) -> Void = { _ in },
         epochBegan: @escaping @Sendable (Int64) -> Void = { _ in },
+        epochContinued: @escaping @Sendable (Int64) -> Void = { _ in },
         acknowledged: @escaping @Sendable (LSN) -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -70,6 +74,7 @@ public final class Worker: Sendable {
         self.metrics = metrics
         self.fencesMoved = fencesMoved
         self.epochBegan = epochBegan
+        self.epochContinued = epochContinued
         self.acknowledged = acknowledged
     }
 
@@ -115,7 +120,7 @@ public final class Worker: Sendable {
             }
             forceNewEpoch = nil
             summary.epoch = start.epoch
-            if start.checkpoint == nil { epochBegan(start.epoch) }
+            if start.checkpoint == nil { epochBegan(start.epoch) } else { epochContinued(start.epoch) }
             let planner = try ChangePlanner(
                 configuration: configuration, types: database.types, invalidateOnly: database.invalidateOnly)
             do {

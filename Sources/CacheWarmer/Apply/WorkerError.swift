@@ -13,6 +13,8 @@ public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
         case contractViolation = "contract-violation"
         /// The configuration names something that cannot be used.
         case invalidConfiguration = "invalid-configuration"
+        /// A reader did not replay far enough within the wait (replica lag): try again later.
+        case replicaLag = "replica-lag"
     }
 
     /// The kind of failure.

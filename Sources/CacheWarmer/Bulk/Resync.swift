@@ -21,6 +21,9 @@ public struct ResyncOptions: Sendable {
     public var chunkRows = 2000
     /// How long a chunk waits for the reader to replay the checkpoint (and the epoch's floor).
     public var replayWait: Duration = .seconds(60)
+    /// Leaves out entities this epoch's resync already finished in the same scope (a warm-up
+    /// resumed after an interruption); otherwise a finished entity is read again.
+    public var skipFinished = false
 
     /// Default options.
     public init() {}
@@ -143,6 +146,7 @@ public final class Resync: Sendable {
     private struct Position {
         var after: [String]?
         var rows: Int
+        var done = false
     }
 
     private func resyncEntity(_ entity: EntityConfiguration, epoch: Int64, types: PostgresTypes) async throws {
@@ -154,7 +158,13 @@ public final class Resync: Sendable {
         let positionKey = context.keys.resyncPosition(scan.name)
         let scope = scan.source + scan.condition(after: nil)
         let position = try await loadPosition(redis, key: positionKey, epoch: epoch, scope: scope)
-        progress.start(entity.name, estimate: estimate, resumedRows: position.rows)
+        if position.done && options.skipFinished {
+            progress.start(entity.name, estimate: estimate, resumedRows: position.rows)
+            progress.finish(entity.name)
+            context.logger.info("resync of this entity already finished in this epoch", metadata: ["entity": "\(entity.name)", "rows": "\(position.rows)"])
+            return
+        }
+        progress.start(entity.name, estimate: estimate, resumedRows: position.done ? 0 : position.rows)
         if position.rows > 0 {
             context.logger.info("resync resumes where it stopped in this epoch", metadata: [
                 "entity": "\(entity.name)", "rows_done": "\(position.rows)", "after": "\(position.after ?? [])",
@@ -162,8 +172,8 @@ public final class Resync: Sendable {
         }
         let commands = context.commands(for: entity)
         let retryReader = context.reader()
-        var after = position.after
-        var rowsDone = position.rows
+        var after = position.done ? nil : position.after
+        var rowsDone = position.done ? 0 : position.rows
         let chunkRows = max(1, options.chunkRows)
         // One chunk is read ahead while ``fillsInFlight`` chunks' fills are in Redis; positions
         // are saved in chunk order, each once its fill is done.
@@ -209,8 +219,14 @@ public final class Resync: Sendable {
 
     private func loadPosition(_ redis: RedisClient, key: String, epoch: Int64, scope: String) async throws -> Position {
         let reply = try await redis.command(["HMGET", key, "epoch", "scope", "after", "rows", "done"])
-        guard case .array(let fields) = reply, fields.count == 5, fields[0].text == String(epoch), fields[1].text == scope,
-            fields[4].text != "1", let afterText = fields[2].text, let rows = fields[3].text.flatMap({ Int($0) }),
+        guard case .array(let fields) = reply, fields.count == 5, fields[0].text == String(epoch), fields[1].text == scope else {
+            return Position(after: nil, rows: 0)
+        }
+        if fields[4].text == "1" {
+            // Finished: read again from the start, unless finished entities are left out.
+            return Position(after: nil, rows: fields[3].text.flatMap { Int($0) } ?? 0, done: true)
+        }
+        guard let afterText = fields[2].text, let rows = fields[3].text.flatMap({ Int($0) }),
             case .array(let values)? = try? CanonicalJSON.parse(afterText)
         else { return Position(after: nil, rows: 0) }
         let after = values.compactMap { value -> String? in if case .string(let text) = value { return text } else { return nil } }
@@ -249,7 +265,7 @@ public final class Resync: Sendable {
                 }
                 guard try await context.waitForReplay(reader, to: minimum, limit: wait) else {
                     throw WorkerError(
-                        code: .invalidConfiguration,
+                        code: .replicaLag,
                         message: "\(context.target): the reader has not replayed the worker's checkpoint \(minimum) within \(wait) (replica lag): resync stopped")
                 }
             }

@@ -1,4 +1,6 @@
 import Foundation
+import PostgresReplication
+import RedisCache
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -7,14 +9,16 @@ import Synchronization
 /// epoch (first start, Redis lost its data, the slot was recreated) a background ``Resync`` of
 /// every entity and warmable query starts; streaming does not wait for it. While it runs,
 /// `/readyz` answers "warming" with its progress (a not-ready condition of ``WorkerMetrics``);
-/// a newer epoch cancels it and starts over.
+/// a newer epoch cancels it and starts over. An interruption (Redis or the reader unreachable,
+/// replica lag) resumes it from its positions after a pause; a worker restarted in the same
+/// epoch resumes one that did not finish (``CacheKeys/warmUp``).
 public final class WarmUpService: Service, Sendable {
     private let configuration: WorkerConfiguration
     private let metrics: WorkerMetrics
     private let logger: Logger
     private let queryFill: QueryFill?
-    private let epochs: AsyncStream<Int64>
-    private let continuation: AsyncStream<Int64>.Continuation
+    private let epochs: AsyncStream<Start>
+    private let continuation: AsyncStream<Start>.Continuation
     private let current = Mutex<ResyncProgress?>(nil)
 
     /// A warm-up for `configuration`; `queryFill` fills cached queries (nil: entities only).
@@ -26,9 +30,23 @@ public final class WarmUpService: Service, Sendable {
         (epochs, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// A warm-up to run: of a new epoch, or the resumption of an unfinished one.
+    private struct Start: Sendable {
+        var epoch: Int64
+        var resuming: Bool
+    }
+
+    /// Pauses between attempts after an interruption (the last one repeats).
+    static let retryPauses: [Duration] = [.seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30)]
+
     /// The worker's `epochBegan`: starts (or restarts) the warm-up.
     public func epochBegan(_ epoch: Int64) {
-        continuation.yield(epoch)
+        continuation.yield(Start(epoch: epoch, resuming: false))
+    }
+
+    /// The worker's `epochContinued`: resumes the epoch's warm-up if it began and did not finish.
+    public func epochContinued(_ epoch: Int64) {
+        continuation.yield(Start(epoch: epoch, resuming: true))
     }
 
     /// The running warm-up's progress, nil when none runs.
@@ -39,10 +57,10 @@ public final class WarmUpService: Service, Sendable {
         let continuation = continuation
         await withGracefulShutdownHandler {
             var running: Task<Void, Never>?
-            for await epoch in epochs {
+            for await start in epochs {
                 running?.cancel()
                 await running?.value
-                running = Task { await warm(epoch) }
+                running = Task { await warm(start) }
             }
             running?.cancel()
             await running?.value
@@ -51,11 +69,27 @@ public final class WarmUpService: Service, Sendable {
         }
     }
 
-    private func warm(_ epoch: Int64) async {
+    private func warm(_ start: Start) async {
+        let epoch = start.epoch
         var options = ResyncOptions()
         options.source = configuration.readerURL == nil ? .writer : .reader
         options.chunkRows = configuration.resyncChunkRows
         options.parallel = configuration.resyncParallel
+        options.skipFinished = start.resuming
+        let record: WarmUpRecord
+        do {
+            record = try WarmUpRecord(configuration: configuration, source: options.source, logger: logger)
+            if start.resuming {
+                guard try await record.unfinished(epoch) else { return }
+                logger.notice("warm-up: this epoch's warm-up did not finish; resuming it", metadata: ["epoch": "\(epoch)"])
+            } else {
+                try await record.began(epoch)
+            }
+        } catch {
+            logger.error("warm-up not started: its record in Redis could not be read or written", metadata: ["epoch": "\(epoch)", "error": "\(error)"])
+            return
+        }
+        defer { Task { await record.close() } }
         let progress = ResyncProgress()
         current.withLock { $0 = progress }
         metrics.setCondition("warming", "resync of epoch \(epoch) starting")
@@ -81,7 +115,7 @@ public final class WarmUpService: Service, Sendable {
         // above): a reporter waking after the clear would say "warming" for good.
         defer { reporter.cancel() }
         await withTaskCancellationHandler {
-            await warm(options: options, progress: progress, epoch: epoch)
+            await warm(options: options, progress: progress, epoch: epoch, record: record)
         } onCancel: {
             reporter.cancel()
         }
@@ -89,17 +123,49 @@ public final class WarmUpService: Service, Sendable {
         await reporter.value
     }
 
-    private func warm(options: ResyncOptions, progress: ResyncProgress, epoch: Int64) async {
-        do {
-            let resync = try Resync(configuration: configuration, options: options, logger: logger, progress: progress, queryFill: queryFill)
-            let report = try await resync.run()
-            logger.notice("warm-up finished", metadata: [
-                "epoch": "\(report.epoch)", "progress": "\(progress.summary)",
-            ])
-        } catch is CancellationError {
-            logger.info("warm-up cancelled", metadata: ["epoch": "\(epoch)"])
-        } catch {
-            logger.error("warm-up failed; the cache fills as rows change and readers miss", metadata: ["epoch": "\(epoch)", "error": "\(error)"])
+    /// Runs the resync to its end; after an interruption that may pass (Redis or the database
+    /// unreachable, replica lag) it pauses and resumes from the positions kept in Redis, leaving
+    /// out the entities already finished.
+    private func warm(options: ResyncOptions, progress: ResyncProgress, epoch: Int64, record: WarmUpRecord) async {
+        var options = options
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                let resync = try Resync(configuration: configuration, options: options, logger: logger, progress: progress, queryFill: queryFill)
+                let report = try await resync.run()
+                try await record.finished(report.epoch)
+                logger.notice("warm-up finished", metadata: [
+                    "epoch": "\(report.epoch)", "progress": "\(progress.summary)",
+                ])
+                return
+            } catch is CancellationError {
+                logger.info("warm-up cancelled", metadata: ["epoch": "\(epoch)"])
+                return
+            } catch where Self.mayPass(error) {
+                let pause = Self.retryPauses[min(attempt, Self.retryPauses.count - 1)]
+                attempt += 1
+                logger.warning("warm-up interrupted; resuming from its position after a pause", metadata: [
+                    "epoch": "\(epoch)", "attempt": "\(attempt)", "pause": "\(pause)", "error": "\(error)",
+                ])
+                options.skipFinished = true
+                do { try await Task.sleep(for: pause) } catch { return }
+            } catch {
+                logger.error("warm-up failed; the cache fills as rows change and readers miss (a restart in this epoch resumes it)", metadata: [
+                    "epoch": "\(epoch)", "error": "\(error)",
+                ])
+                return
+            }
+        }
+    }
+
+    /// Failures that may pass by themselves: a server unreachable or a connection lost, a
+    /// reader behind. Anything else (bad SQL in `warm:`, a contract violation) stops the warm-up.
+    static func mayPass(_ error: any Error) -> Bool {
+        switch error {
+        case is RedisError: return true
+        case let error as PostgresError: return error.code == .connectionFailed || error.code == .connectionLost
+        case let error as WorkerError: return error.code == .replicaLag || error.code == .epochChanged
+        default: return false
         }
     }
 }
