@@ -68,14 +68,17 @@ public struct ChangePlanner: Sendable {
     }
 
     /// Adds the writes for `change`, committed at `lsn`, to `batch`.
-    public func plan(_ change: RowChange, lsn: LSN, into batch: inout WriteBatch) {
+    ///
+    /// - Parameter rendering: false when the writes will become invalidation markers anyway
+    ///   (the rest of a large transaction): rows are then not rendered.
+    public func plan(_ change: RowChange, lsn: LSN, into batch: inout WriteBatch, rendering: Bool = true) {
         switch change {
         case .insert(let relation, let new):
-            planRow(relation, isInsert: true, old: nil, new: new, lsn: lsn, into: &batch)
+            planRow(relation, isInsert: true, old: nil, new: new, lsn: lsn, into: &batch, rendering: rendering)
         case .update(let relation, let old, let new):
-            planRow(relation, isInsert: false, old: old, new: new, lsn: lsn, into: &batch)
+            planRow(relation, isInsert: false, old: old, new: new, lsn: lsn, into: &batch, rendering: rendering)
         case .delete(let relation, let old):
-            planRow(relation, isInsert: false, old: old, new: nil, lsn: lsn, into: &batch)
+            planRow(relation, isInsert: false, old: old, new: nil, lsn: lsn, into: &batch, rendering: rendering)
         case .truncate(let relations):
             for relation in relations {
                 let table = TableName(schema: relation.namespace, name: relation.name)
@@ -92,7 +95,9 @@ public struct ChangePlanner: Sendable {
         }
     }
 
-    private func planRow(_ relation: RelationMessage, isInsert: Bool, old: OldTuple?, new: TupleData?, lsn: LSN, into batch: inout WriteBatch) {
+    private func planRow(
+        _ relation: RelationMessage, isInsert: Bool, old: OldTuple?, new: TupleData?, lsn: LSN, into batch: inout WriteBatch, rendering: Bool
+    ) {
         let table = TableName(schema: relation.namespace, name: relation.name)
         let entity = entities[table]
         let tableDependents = dependents[table] ?? []
@@ -103,7 +108,7 @@ public struct ChangePlanner: Sendable {
         if let entity {
             planEntity(
                 entity, keyIsImmediatelyUnique: Self.keyIsImmediatelyUnique(entity, relation), oldColumns: oldColumns,
-                newColumns: newColumns, lsn: lsn, into: &batch)
+                newColumns: newColumns, lsn: lsn, into: &batch, rendering: rendering)
         }
         for dependent in tableDependents {
             planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
@@ -118,7 +123,7 @@ public struct ChangePlanner: Sendable {
     /// tombstone. Under an immediate unique key, the row that leaves is the row that arrived.
     private func planEntity(
         _ entity: Entity, keyIsImmediatelyUnique: Bool, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, lsn: LSN,
-        into batch: inout WriteBatch
+        into batch: inout WriteBatch, rendering: Bool
     ) {
         let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
         func leave(_ key: String) {
@@ -135,7 +140,7 @@ public struct ChangePlanner: Sendable {
             return
         }
         if let oldKey, oldKey != newKey { leave(oldKey) }
-        batch.write(render(entity, newColumns), key: newKey, lsn: lsn, ttl: entity.configuration.ttl, arrival: true)
+        batch.write(rendering ? render(entity, newColumns) : .invalidate, key: newKey, lsn: lsn, ttl: entity.configuration.ttl, arrival: true)
     }
 
     /// Moves the parameter fences of the row's old and new values, or the whole query's fence when

@@ -33,7 +33,8 @@ struct TransactionAssembler {
     private var inTransaction = false
     /// Begin's final LSN of the open transaction (its commit record's start).
     private var finalLSN = LSN.zero
-    /// True once the open transaction was handed over in parts: the rest follows as markers.
+    /// True once the open transaction was handed over in parts: the rest follows as markers
+    /// (so its rows are no longer rendered).
     private var large = false
 
     init(planner: ChangePlanner, largeTransactionWrites: Int = 20_000, largeTransactionBytes: Int = 64 << 20) {
@@ -92,9 +93,9 @@ struct TransactionAssembler {
             large = false
             finalLSN = begin.finalLSN
         case .insert(let insert):
-            planner.plan(.insert(try relations.relation(insert.relationOID), new: insert.newTuple), lsn: .zero, into: &open)
+            planner.plan(.insert(try relations.relation(insert.relationOID), new: insert.newTuple), lsn: .zero, into: &open, rendering: !large)
         case .update(let update):
-            planner.plan(.update(try relations.relation(update.relationOID), old: update.oldTuple, new: update.newTuple), lsn: .zero, into: &open)
+            planner.plan(.update(try relations.relation(update.relationOID), old: update.oldTuple, new: update.newTuple), lsn: .zero, into: &open, rendering: !large)
         case .delete(let delete):
             planner.plan(.delete(try relations.relation(delete.relationOID), old: delete.oldTuple), lsn: .zero, into: &open)
         case .truncate(let truncate):
