@@ -415,6 +415,7 @@ public final class RedisClusterClient: RedisCommandRunner {
             .filter { seen.insert($0).inserted }
         var best: RedisClusterTopology?
         var problems: [String] = []
+        var firstCode: RedisError.Code?
         for node in candidates {
             do throws(RedisError) {
                 let topology = try await map(from: node)
@@ -423,10 +424,12 @@ public final class RedisClusterClient: RedisCommandRunner {
                 if !topology.shards.isEmpty, topology.uncoveredSlots < best?.uncoveredSlots ?? Int.max { best = topology }
             } catch {
                 problems.append(error.message)
+                firstCode = firstCode ?? error.code
             }
         }
         if let best { return .success(best) }
-        return .failure(RedisError(code: .connectionFailed, message: "\(url): no node gave the slot map (\(problems.joined(separator: "; ")))"))
+        // The first node's reason keeps its code (credentials, certificate, not a cluster...).
+        return .failure(RedisError(code: firstCode ?? .connectionFailed, message: "\(url): no node gave the slot map (\(problems.joined(separator: "; ")))"))
     }
 
     /// `CLUSTER SHARDS` from `node`, or `CLUSTER SLOTS` where the server does not know it.

@@ -102,6 +102,21 @@ import Testing
         #expect(tagged == [.status("OK"), .array([.string(Array("1".utf8)), .string(Array("2".utf8))]), .integer(2)])
     }
 
+    /// A map older than ``RedisClusterOptions/refreshInterval`` is read again in the background
+    /// by the next call; a fresh one is not.
+    @Test func oldMapIsReadAgainByTheNextCall() async throws {
+        var options = RedisClusterOptions()
+        options.refreshInterval = 1
+        let client = try clusterClient(cluster: options)
+        defer { Task { await client.close() } }
+        _ = try await client.command(["PING"])
+        _ = try await client.command(["PING"])
+        #expect(client.statistics.refreshes == 1)
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(try await client.command(["PING"]) == .status("PONG"))
+        #expect(try await eventually(within: 5) { client.statistics.refreshes == 2 })
+    }
+
     /// Seeds that do not answer are skipped; any node that answers gives the whole map.
     @Test func deadSeedsAreSkipped() async throws {
         let live = try clusterURL()

@@ -5,7 +5,11 @@
 # user "app" (password "apppass"), default user off.
 #
 # Usage: deploy/local/redis-tls.sh start DIR   -> writes DIR/port, DIR/ca.pem, DIR/other-ca.pem
-#        deploy/local/redis-tls.sh stop DIR
+#        deploy/local/redis-tls.sh start-cluster DIR
+#                                  -> a Redis Cluster of three TLS-only masters (tls-cluster yes,
+#                                     the same user, certificate and port range; bus ports 100 higher);
+#                                     writes DIR/ports (one per line), DIR/ca.pem, DIR/other-ca.pem
+#        deploy/local/redis-tls.sh stop DIR     (either kind)
 #
 # DIR must exist and be empty (start) or hold a server started here (stop). Output goes to
 # DIR/script.log as well as stderr. The certificate names DNS:localhost and IP:127.0.0.1
@@ -18,12 +22,12 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 
 cmd="${1:-}"
 dir="${2:-}"
-[[ -n "$cmd" && -n "$dir" ]] || die "usage: $0 start|stop DIR"
+[[ -n "$cmd" && -n "$dir" ]] || die "usage: $0 start|start-cluster|stop DIR"
 [[ -d "$dir" ]] || die "$dir is not a directory"
 dir="$(cd "$dir" && pwd -P)"
 exec 2> >(tee -a "$dir/script.log" >&2)
 
-start() {
+make_certs() {
     command -v redis-server >/dev/null || die "redis-server is missing (deploy/local/stack.sh up installs it)"
     command -v openssl >/dev/null || die "the openssl CLI is missing (deploy/local/stack.sh up installs it)"
     cd "$dir"
@@ -36,12 +40,15 @@ start() {
         openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
             -keyout server.key -out server.csr -subj "/CN=localhost"
         printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
-            "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >server.ext
+            "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth,clientAuth" >server.ext
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
             -extfile server.ext -out server.pem
     } >openssl.log 2>&1 || { cat openssl.log >&2; die "certificate generation failed"; }
     chmod 600 ./*.key
+}
 
+start() {
+    make_certs
     # Ports in the ephemeral range may be taken by outgoing connections that ss does not list
     # as listeners, so pick below it, and below the local stack's default ports (25432...);
     # a port taken meanwhile is retried with another.
@@ -102,21 +109,96 @@ CONF
     done
 }
 
+# Three masters on free ports p, p+1, p+2 (bus ports +100), made a cluster with redis-cli.
+start_cluster() {
+    make_certs
+    local low high base="" candidate offset free
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    high=$(( low > 21200 && low <= 25000 ? low - 200 : 24800 ))
+    for candidate in $(shuf -i "21000-$high" -n 50); do
+        free=1
+        for offset in 0 1 2 100 101 102; do
+            if port_in_use $(( candidate + offset )); then free=0; break; fi
+        done
+        if (( free )); then base="$candidate"; break; fi
+    done
+    [[ -n "$base" ]] || die "no three free ports found in 21000-$high"
+    local port node addresses=()
+    for port in "$base" $(( base + 1 )) $(( base + 2 )); do
+        node="$dir/node-$port"
+        mkdir -p "$node"
+        cat >"$node/redis.conf" <<CONF
+bind 127.0.0.1
+port 0
+tls-port $port
+tls-cert-file $dir/server.pem
+tls-key-file $dir/server.key
+tls-ca-cert-file $dir/ca.pem
+tls-auth-clients no
+tls-cluster yes
+tls-replication yes
+cluster-enabled yes
+cluster-config-file nodes.conf
+cluster-port $(( port + 100 ))
+cluster-node-timeout 5000
+protected-mode no
+daemonize yes
+pidfile $node/redis.pid
+logfile $node/redis.log
+dir $node
+save ""
+appendonly no
+user default off
+user app on >apppass ~* &* +@all
+CONF
+        redis-server "$node/redis.conf" || die "redis-server (cluster node $port) did not start"
+        addresses+=("127.0.0.1:$port")
+    done
+    local cli=(redis-cli --tls --cacert "$dir/ca.pem" --user app --pass apppass --no-auth-warning)
+    for port in "$base" $(( base + 1 )) $(( base + 2 )); do
+        local tries=100
+        until [[ "$("${cli[@]}" -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; do
+            (( tries-- > 0 )) || { tail -n 20 "$dir/node-$port/redis.log" >&2; die "cluster node $port does not answer"; }
+            sleep 0.1
+        done
+    done
+    "${cli[@]}" --cluster create "${addresses[@]}" --cluster-yes >"$dir/create.log" 2>&1 \
+        || { cat "$dir/create.log" >&2; die "redis-cli --cluster create failed"; }
+    for port in "$base" $(( base + 1 )) $(( base + 2 )); do
+        local tries=200
+        until "${cli[@]}" -h 127.0.0.1 -p "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok'; do
+            (( tries-- > 0 )) || die "cluster node $port never reported cluster_state:ok"
+            sleep 0.1
+        done
+    done
+    printf '%s\n' "$base" $(( base + 1 )) $(( base + 2 )) >"$dir/ports"
+    echo "redis-tls: started a TLS cluster on ports $base-$(( base + 2 )) in $dir" >&2
+}
+
 stop() {
-    local pid
-    pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
+    local node
+    for node in "$dir"/node-*/; do
+        [[ -d "$node" ]] && stop_pid "$node/redis.pid"
+    done
+    stop_pid "$dir/redis.pid"
+}
+
+stop_pid() {
+    local pid pidfile="$1"
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
     grep -q redis "/proc/$pid/comm" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
     local tries=100
     while pid_alive "$pid" && (( tries-- > 0 )); do sleep 0.05; done
     pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$dir/redis.pid"
+    rm -f "$pidfile"
     echo "redis-tls: stopped pid $pid" >&2
 }
 
 case "$cmd" in
     start) start ;;
+    start-cluster) start_cluster ;;
     stop) stop ;;
-    *) die "usage: $0 start|stop DIR" ;;
+    *) die "usage: $0 start|start-cluster|stop DIR" ;;
 esac
