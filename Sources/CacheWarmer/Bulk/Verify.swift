@@ -224,12 +224,20 @@ public final class Verify: Sendable {
                 throw WorkerError(code: .contractViolation, message: "SCAN answered \(reply)")
             }
             cursor = next
-            let keys = items.compactMap(\.text).filter { RowKeyText.parts($0, prefix: prefix)?.count == scan.entity.key.count }
+            var keys: [(entry: String, key: [String])] = []
+            for item in items {
+                guard let entry = item.text, let key = RowKeyText.parts(entry, prefix: prefix), key.count == scan.entity.key.count else { continue }
+                keys.append((entry, key))
+            }
             scanned += keys.count
-            let live = try await liveEntries(keys, fence: fence, commands: commands, redis: redis)
-            // The database looks up one batch while Redis is scanned for the next.
+            // The database looks up one batch (and Redis the entries of its absent rows) while
+            // Redis is scanned for the next.
             if let checking { suspects += try await checking.value }
-            checking = live.isEmpty ? nil : Task { [self] in try await withoutRow(live, prefix: prefix, scan: scan, commands: commands, reader: reader) }
+            checking = keys.isEmpty ? nil : Task { [self] in
+                let absent = try await withoutRow(keys, scan: scan, commands: commands, reader: reader)
+                let live = Set(try await liveEntries(absent.map(\.entry), fence: fence, commands: commands, redis: redis))
+                return absent.filter { live.contains($0.entry) }
+            }
             if let sample = options.sample, scanned >= sample { break }
         } while cursor != "0"
         if let checking { suspects += try await checking.value }
@@ -306,12 +314,20 @@ public final class Verify: Sendable {
         }.map(\.0)
     }
 
-    /// The entries among `live` whose row does not exist (read after the entries).
-    private func withoutRow(_ live: [String], prefix: String, scan: EntityScan, commands: CacheCommands, reader: VersionedReader) async throws -> [Suspect] {
-        let keyTexts = live.compactMap { RowKeyText.parts($0, prefix: prefix) }
-        let rows = try await offPool { try reader.read(scan.existing(keys: keyTexts)) }
-        let existing = Set(rows.rows.compactMap { try? scan.entryKey($0.key, keys: commands.keys) })
-        return zip(live, keyTexts).filter { !existing.contains($0.0) }.map { entry, key in
+    /// The entries among `keys` whose row does not exist, as suspects at the version of that
+    /// read (their entries are looked at afterwards: a row deleted meanwhile shows as live and is
+    /// settled by ``recheck``). Rows come back with their key texts, which name the same entry as
+    /// the text asked for when they are equal; only other texts (a type whose output differs from
+    /// the key's text) are rendered as the worker renders keys.
+    private func withoutRow(_ keys: [(entry: String, key: [String])], scan: EntityScan, commands: CacheCommands, reader: VersionedReader) async throws -> [Suspect] {
+        let rows = try await offPool { try reader.read(scan.existing(keys: keys.map(\.key))) }
+        var asked = Set(keys.map(\.key))
+        var rendered: Set<String> = []
+        for row in rows.rows {
+            if asked.remove(row.key) != nil { continue }
+            if let entry = try? scan.entryKey(row.key, keys: commands.keys) { rendered.insert(entry) }
+        }
+        return keys.filter { asked.contains($0.key) && !rendered.contains($0.entry) }.map { entry, key in
             Suspect(key: key, entry: entry, lsn: rows.lsn ?? .zero, deleted: true)
         }
     }
