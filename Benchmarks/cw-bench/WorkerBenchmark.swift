@@ -47,6 +47,9 @@ struct WorkerBenchmark: AsyncParsableCommand {
     @Option(help: "Rows of that size in the one transaction of the large-row memory part.")
     var largeRowsInTransaction = 22
 
+    @Option(help: "Extra top-level YAML for every worker of the run, e.g. \"memory: { max_queue_bytes: 8MB }\" (default: the worker's defaults).")
+    var workerSettings = ""
+
     @Flag(help: "A short run: 10k small transactions, a 50k-row big one, one round, 3 s of latency, a 200k-row memory transaction, no large rows.")
     var quick = false
 
@@ -90,7 +93,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
             name: "worker",
             parameters: [
                 "transactions": "\(transactions)", "big_transaction_rows": "\(bigTransactionRows)", "runs": "\(runs)", "rate": "\(rate)",
-                "seconds": "\(seconds)", "large_transaction_rows": "\(largeTransactionRows)",
+                "seconds": "\(seconds)", "large_transaction_rows": "\(largeTransactionRows)", "worker_settings": workerSettings.isEmpty ? "defaults" : workerSettings,
             ],
             rows: rows
         ).report(to: output)
@@ -174,12 +177,16 @@ struct WorkerBenchmark: AsyncParsableCommand {
                 publication: \(publication)
                 metrics_port: 0
                 resync: "off"
+                \(memorySection)
                 entities:
                 \(entities)
                 """, file: "worker-benchmark", environment: ["DB_WRITER_URL": writerURL, "REDIS_URL": redisURL])
         configuration.slot = slot
         return configuration
     }
+
+    /// The YAML given with `--worker-settings`, or nothing.
+    private var memorySection: String { workerSettings }
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
@@ -293,6 +300,12 @@ struct WorkerBenchmark: AsyncParsableCommand {
         return .init(label: "peak RSS, \(largeRowMegabytes) MB rows, \(largeRowsInTransaction) in one transaction (goal <= 512)", value: peakMB, unit: "MB")
     }
 
+    /// A process' peak RSS so far (VmHWM) in kB.
+    static func peakKB(_ pid: Int32) -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+    }
+
     /// Runs the worker executable on `slot`, runs `statements` on the writer, waits until the
     /// worker's checkpoint passes them, and returns the process's peak RSS (VmHWM) in MB.
     private func peakRSS(slot: String, publication: String, entities: String, writer: PostgresConnection, statements: [String]) async throws -> Double {
@@ -303,6 +316,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
             publication: \(publication)
             metrics_port: 0
             resync: "off"
+            \(memorySection)
             entities:
             \(entities)
             """.write(toFile: config, atomically: true, encoding: .utf8)
@@ -316,6 +330,8 @@ struct WorkerBenchmark: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: config)
             try? RedisNamespace.remove(slot, url: try RedisURL(redisURL))
         }
+        try await Task.sleep(for: .seconds(2))
+        print("  peak RSS before the writes (started, streaming): \(String(format: "%.0f", Self.peakKB(process.processIdentifier) / 1024)) MB")
         for statement in statements {
             try writer.execute(statement)
         }
@@ -327,8 +343,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
         }
         guard process.isRunning else { throw BenchmarkError("the worker exited with status \(process.terminationStatus)") }
-        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-        let peakKB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        let peakKB = Self.peakKB(process.processIdentifier)
         print("  peak RSS \(String(format: "%.0f", peakKB / 1024)) MB")
         return peakKB / 1024
     }

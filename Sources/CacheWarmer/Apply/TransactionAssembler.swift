@@ -37,7 +37,7 @@ struct TransactionAssembler {
     /// (so its rows are no longer rendered).
     private var large = false
 
-    init(planner: ChangePlanner, largeTransactionWrites: Int = 20_000, largeTransactionBytes: Int = 64 << 20) {
+    init(planner: ChangePlanner, largeTransactionWrites: Int = 5_000, largeTransactionBytes: Int = 64 << 20) {
         self.planner = planner
         self.largeTransactionWrites = largeTransactionWrites
         self.largeTransactionBytes = largeTransactionBytes
