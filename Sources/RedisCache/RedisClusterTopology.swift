@@ -18,6 +18,7 @@ public struct RedisClusterTopology: Sendable, Hashable {
         /// `host:port`.
         public var description: String { "\(host):\(port)" }
 
+        /// Orders by host, then port (for stable listings).
         public static func < (lhs: Address, rhs: Address) -> Bool {
             (lhs.host, lhs.port) < (rhs.host, rhs.port)
         }

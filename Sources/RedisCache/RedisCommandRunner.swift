@@ -1,3 +1,5 @@
+import Logging
+
 /// The calls the worker and the readers make to Redis, offered alike by the single-node
 /// ``RedisClient`` and the ``RedisClusterClient``, so code written against this protocol takes
 /// either one. Error replies come back as values (``RedisReply/error(_:)``); thrown errors are
@@ -18,3 +20,20 @@ public protocol RedisCommandRunner: AnyObject, Sendable {
 }
 
 extension RedisClient: RedisCommandRunner {}
+
+/// Makes the client a Redis URL calls for.
+public enum RedisCommandRunners {
+    /// A ``RedisClusterClient`` for a cluster URL (several hosts or `cluster=true`, see
+    /// ``RedisClusterURL/isCluster(_:)``), else a ``RedisClient``; throws
+    /// ``RedisError/Code-swift.enum/invalidURL`` for a URL that is neither.
+    public static func make(
+        url text: String, options: RedisConnectionOptions = RedisConnectionOptions(),
+        reconnect: RedisReconnectPolicy = RedisReconnectPolicy(), inlineWait: Double = 0,
+        logger: Logger = Logger(label: "cache-warmer.redis")
+    ) throws(RedisError) -> any RedisCommandRunner {
+        if RedisClusterURL.isCluster(text) {
+            return try RedisClusterClient(url: try RedisClusterURL(text), options: options, reconnect: reconnect, inlineWait: inlineWait, logger: logger)
+        }
+        return try RedisClient(url: try RedisURL(text), options: options, reconnect: reconnect, inlineWait: inlineWait, logger: logger)
+    }
+}

@@ -5,12 +5,17 @@ import TestSupport
 
 /// The local stack's Redis Cluster (`STACK_REDIS_CLUSTER_URL`); a missing setting fails the test.
 func clusterURL() throws -> RedisClusterURL {
+    try RedisClusterURL(try clusterURLText())
+}
+
+/// `STACK_REDIS_CLUSTER_URL`, or an error saying how to start the cluster.
+func clusterURLText() throws -> String {
     guard let text = ProcessInfo.processInfo.environment["STACK_REDIS_CLUSTER_URL"], !text.isEmpty else {
         throw TestFailure(
             "STACK_REDIS_CLUSTER_URL is not set: start the local stack with its Redis Cluster and load its settings: "
                 + "`STACK_REDIS_CLUSTER=3 deploy/local/stack.sh up && eval \"$(deploy/local/stack.sh env)\"` (`make stack-up` does)")
     }
-    return try RedisClusterURL(text)
+    return text
 }
 
 /// A cluster client for the stack's cluster.

@@ -148,8 +148,9 @@ import Testing
             _ = try await redis.command(["DEL", keys[0]])
             return replies + [try await redis.command(["EXISTS", keys[0]])]
         }
-        let single = try RedisClient(url: try stackURL())
-        let cluster = try clusterClient()
+        let single = try RedisCommandRunners.make(url: try StackEnvironment.require("REDIS_URL"))
+        let cluster = try RedisCommandRunners.make(url: try clusterURLText())
+        #expect(single is RedisClient && cluster is RedisClusterClient)
         let expected = Array(repeating: RedisReply.integer(15), count: 20) + [.integer(0)]
         #expect(try await exercise(single, uniquePrefix("rcp")) == expected)
         #expect(try await exercise(cluster, uniquePrefix("rcp")) == expected)
