@@ -53,6 +53,27 @@ public struct KeyPart: Hashable, Sendable, CustomStringConvertible {
         self.init(try CanonicalJSON.value(of: column, types: types).value)
     }
 
+    /// A key column's value from its text output (`::text` under the contract's session
+    /// settings) and its type's kind: the same part ``init(column:types:)`` makes from the WAL,
+    /// with the same shortcut for text and integer keys (resync and verify render keys of rows
+    /// they read this way).
+    public init(keyText text: String, kind: PostgresTypeKind) throws(CacheContractError) {
+        switch kind {
+        case .string:
+            self.init(text)
+            return
+        case .number:
+            let canonical = text.utf8.withContiguousStorageIfAvailable { CanonicalJSON.isCanonicalNumber($0) } ?? CanonicalJSON.isCanonicalNumber(Array(text.utf8))
+            if canonical, !text.utf8.contains(UInt8(ascii: ".")) {
+                self.init(text)
+                return
+            }
+        default:
+            break
+        }
+        self.init(try CanonicalJSON.value(text: Array(text.utf8), kind: kind))
+    }
+
     /// ``text`` with `%` → `%25`, `:` → `%3A`, `=` → `%3D` (uppercase hex); all other bytes
     /// unchanged. Distinct texts give distinct escaped texts, none of which contains `:` or `=`.
     public var escaped: String {

@@ -115,11 +115,13 @@ public struct EntityScan: Sendable {
     /// `CanonicalJSON.value(text:kind:)` for its type OID's kind (unknown OIDs as strings), and
     /// so does this.
     public func entryKey(_ keyTexts: [String], keys: CacheKeys) throws(CacheContractError) -> String {
+        if keyTexts.count == 1, keyTypes.count == 1 {
+            return keys.row(name, try KeyPart(keyText: keyTexts[0], kind: types.kind(of: keyTypes[0].oid) ?? .string))
+        }
         var parts: [KeyPart] = []
         parts.reserveCapacity(keyTexts.count)
         for (index, text) in keyTexts.enumerated() {
-            let kind = types.kind(of: keyTypes[index].oid) ?? .string
-            parts.append(KeyPart(try CanonicalJSON.value(text: Array(text.utf8), kind: kind)))
+            parts.append(try KeyPart(keyText: text, kind: types.kind(of: keyTypes[index].oid) ?? .string))
         }
         return try keys.row(name, key: parts)
     }
