@@ -30,9 +30,14 @@ public enum CanonicalJSON {
         order.sort { JSONObject.jsonbKeyOrder(columns[$0].name, columns[$1].name) }
         var unverified: [String] = []
         var size = 2
+        // Each column's kind, looked up once (input order, as the general path lists unverified columns).
+        var kinds: [PostgresTypeKind] = []
+        kinds.reserveCapacity(columns.count)
         for column in columns {
             size += column.name.utf8.count + column.value.byteCount + 8
-            if case .text = column.value, types.kind(of: column.typeOID) == nil { unverified.append(column.name) }
+            let kind = types.kind(of: column.typeOID)
+            if kind == nil, case .text = column.value { unverified.append(column.name) }
+            kinds.append(kind ?? .string)
         }
         var writer = JSONWriter()
         writer.reserveCapacity(size + size / 8)
@@ -50,7 +55,7 @@ public enum CanonicalJSON {
             case .null: writer.append("null")
             case .unchangedToast, .binary: return nil
             case .text(let buffer):
-                guard writeText(buffer.readableBytesView, kind: types.kind(of: column.typeOID) ?? .string, into: &writer) else { return nil }
+                guard writeText(buffer.readableBytesView, kind: kinds[index], into: &writer) else { return nil }
             }
         }
         writer.append("}")
