@@ -35,7 +35,8 @@ import Testing
         }
         stop.fire()
         let outcome = await writes.value
-        #expect(!outcome.gaveUp, "writes kept failing: \(outcome.failures.suffix(3))")
+        let gaveUp = outcome.gaveUp
+        #expect(!gaveUp, "writes kept failing: \(outcome.failures.suffix(3))")
         #expect(outcome.batches > 50)
         try await expectReadBack(outcome.values, client)
         #expect(client.statistics.moved > 0, "no MOVED followed: \(client.statistics)")
@@ -124,7 +125,10 @@ import Testing
         defer { Task { await client.close() } }
         let prefix = uniquePrefix("rcf")
         let topology = try await client.topology()
-        let shard = topology.shards[0]
+        // The shard of slot 0 (the kill test takes slot 16383's, so a failover there never
+        // follows this one closely: Redis refuses a second election for one shard within twice
+        // the node timeout, and a replica failed back a moment ago may count stale votes).
+        let shard = try #require(topology.shards.first { $0.slots.contains { $0.contains(0) } })
         let master = shard.master
         let replica = try #require(shard.replicas.first)
         let stop = StopSignal()
@@ -139,7 +143,8 @@ import Testing
         }
         stop.fire()
         let outcome = await writes.value
-        #expect(!outcome.gaveUp, "writes kept failing: \(outcome.failures.suffix(3))")
+        let gaveUp = outcome.gaveUp
+        #expect(!gaveUp, "writes kept failing: \(outcome.failures.suffix(3))")
         try await expectReadBack(outcome.values, client)
         let now = try await client.topology()
         #expect(now.masters.contains(replica) && !now.masters.contains(master), "masters now: \(now.masters)")
@@ -164,8 +169,9 @@ import Testing
         defer { Task { await client.close() } }
         let prefix = uniquePrefix("rck")
         let topology = try await client.topology()
-        let master = topology.shards[0].master
-        let replica = try #require(topology.shards[0].replicas.first)
+        let shard = try #require(topology.shards.first { $0.slots.contains { $0.contains(RedisClusterSlot.count - 1) } })
+        let master = shard.master
+        let replica = try #require(shard.replicas.first)
         var before: [String: String] = [:]
         for index in 0..<300 { before["\(prefix):before:\(index)"] = "x\(index)" }
         #expect(try await client.pipeline(before.map { ["SET", $0.key, $0.value, "EX", "600"] }).allSatisfy { $0 == .status("OK") })
@@ -176,10 +182,11 @@ import Testing
         #expect(kill(pid, SIGKILL) == 0)
         let stop = StopSignal()
         let writes = ClusterWriteLoop.start(client, after: 30, stop: stop) { batch in (0..<30).map { "\(prefix):\(batch):\($0)" } }
+        // Promoted when the other masters agree the replica serves the shard's slots.
         let deadline = Date().addingTimeInterval(60)
         var promoted = false
         while Date() < deadline {
-            if (try? await admin.role(replica)) == "master" {
+            if (try? await admin.client.refreshTopology().master(forSlot: RedisClusterSlot.count - 1)) == replica {
                 promoted = true
                 break
             }
@@ -189,8 +196,10 @@ import Testing
         let outcome = await writes.value
         do {
             #expect(promoted, "\(replica) was not promoted within 60 s of killing \(master)")
-            #expect(!outcome.gaveUp, "writes kept failing: \(outcome.failures.suffix(3))")
-            #expect(!outcome.failures.isEmpty, "no call failed while \(master) was down")
+            let gaveUp = outcome.gaveUp
+        #expect(!gaveUp, "writes kept failing: \(outcome.failures.suffix(3))")
+            let failed = outcome.failures.count
+            #expect(failed > 0, "no call failed while \(master) was down")
             try await expectReadBack(outcome.values.merging(before) { $1 }, client)
             let now = try await client.topology()
             #expect(now.masters.contains(replica) && !now.masters.contains(master), "masters now: \(now.masters)")

@@ -134,7 +134,8 @@ final class StopSignal: Sendable {
 
 /// Writes batches of keys through a cluster client while a test changes the cluster: every
 /// batch that throws (a node down, a failover) is sent again after 50 ms, since a SET of the
-/// same value is safe to repeat; after 2,000 such failures it gives up. After the stop signal it writes `after` more batches, so
+/// same value is safe to repeat; after 2,000 such failures, or 30 s after the stop signal, it
+/// gives up. After the stop signal it writes `after` more batches, so
 /// the last writes meet the cluster's final layout.
 enum ClusterWriteLoop {
     struct Outcome: Sendable {
@@ -144,8 +145,8 @@ enum ClusterWriteLoop {
         var failures: [String] = []
         /// Batches that succeeded.
         var batches = 0
-        /// True when it stopped after too many failures.
-        var gaveUp: Bool { failures.count >= ClusterWriteLoop.maximumFailures }
+        /// True when it stopped before writing its batches after the stop signal.
+        var gaveUp = false
     }
 
     static let maximumFailures = 2000
@@ -157,8 +158,16 @@ enum ClusterWriteLoop {
             var outcome = Outcome()
             var remaining = Int.max
             var batch = 0
-            while remaining > 0, outcome.failures.count < maximumFailures {
-                if stop.fired, remaining == Int.max { remaining = after }
+            var deadline = Date.distantFuture
+            while remaining > 0 {
+                guard outcome.failures.count < maximumFailures, Date() < deadline else {
+                    outcome.gaveUp = true
+                    break
+                }
+                if stop.fired, remaining == Int.max {
+                    remaining = after
+                    deadline = Date().addingTimeInterval(30)
+                }
                 let names = keys(batch)
                 let value = "b\(batch)"
                 do {
