@@ -32,7 +32,12 @@ public struct CacheKeys: Hashable, Sendable {
 
     /// A derived entry (cached query result), `<ns>:q:<query>:<parameters hash>`.
     public func derived(_ query: CacheName, _ parameters: CanonicalParameters) -> String {
-        prefix + "q:" + query.rawValue + ":" + parameters.hash
+        derivedPrefix(query) + parameters.hash
+    }
+
+    /// The prefix every derived entry of `query` starts with, `<ns>:q:<query>:`.
+    public func derivedPrefix(_ query: CacheName) -> String {
+        prefix + "q:" + query.rawValue + ":"
     }
 
     /// The fence covering every result of `query`, `<ns>:fence:<query>`.

@@ -93,6 +93,13 @@ struct ResyncCommand: AsyncParsableCommand {
 func withQueryFill<T: Sendable>(
     _ configuration: WorkerConfiguration, logger: Logger, needed: Bool, _ body: @escaping @Sendable (QueryFill?) async throws -> T
 ) async throws -> T {
+    try await withCacheReads(configuration, logger: logger, needed: needed) { reads in try await body(reads.map(queryFill)) }
+}
+
+/// Runs `body` with a running ``CacheReads`` for `configuration`, or with nil when not `needed`.
+func withCacheReads<T: Sendable>(
+    _ configuration: WorkerConfiguration, logger: Logger, needed: Bool, _ body: @escaping @Sendable (CacheReads?) async throws -> T
+) async throws -> T {
     guard needed else { return try await body(nil) }
     let reads = try CacheReads(configuration: CacheReadsConfiguration(worker: configuration), logger: logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -103,7 +110,16 @@ func withQueryFill<T: Sendable>(
         defer { group.cancelAll() }
         try await Task.sleep(for: .milliseconds(20))  // let the pools start before the first lease
         await reads.probeReaders()
-        return try await body(queryFill(reads))
+        return try await body(reads)
+    }
+}
+
+/// A ``QueryRead`` through `reads`: the result from a reader whose lag is at most a minute, else
+/// from the writer (never the cache), with its version.
+func queryRead(_ reads: CacheReads) -> QueryRead {
+    { query, parameters in
+        let result = try await reads.query(query, parameters: parameters, consistency: .boundedStaleness(60))
+        return (result.value, result.lsn)
     }
 }
 

@@ -14,12 +14,15 @@ struct VerifyCommand: AsyncParsableCommand {
             there once the worker's checkpoint has passed the LSN the row was read at (read again
             then). --repair replaces each stale entry by an invalidation marker at that LSN, so the
             next read refills it from the database.
+            Cached queries are checked for the parameter sets of their warm.sql and their hot set
+            (entry, then the result read from a reader or the writer); their other entries are
+            counted as unverified.
             """
     )
 
     @OptionGroup var common: CommonOptions
 
-    @Argument(help: "Entities to check (default: all).")
+    @Argument(help: "Entities and cached queries to check (default: all).")
     var names: [String] = []
 
     @Option(help: "Check a random sample of N rows (and N scanned entries) per entity.")
@@ -51,7 +54,11 @@ struct VerifyCommand: AsyncParsableCommand {
             options.repair = repair
             options.source = source
             options.chunkRows = configuration.resyncChunkRows
-            report = try await Verify(configuration: configuration, options: options, logger: logger).run()
+            let settings = options
+            let checksQueries = configuration.queries.contains { names.isEmpty || names.contains($0.name) }
+            report = try await withCacheReads(configuration, logger: logger, needed: checksQueries) { reads in
+                try await Verify(configuration: configuration, options: settings, logger: logger, queryRead: reads.map(queryRead)).run()
+            }
         } catch {
             throw ExitCodes.fail(error)
         }
@@ -61,6 +68,10 @@ struct VerifyCommand: AsyncParsableCommand {
             print("epoch \(report.epoch)")
             for counts in report.entities {
                 print("\(counts.name): checked \(counts.checked), equal \(counts.equal), missing \(counts.missing), stale \(counts.stale), deleted_live \(counts.deletedLive)" + (repair ? ", repaired \(counts.repaired)" : ""))
+                for key in counts.staleKeys { print("  stale: \(key)") }
+            }
+            for counts in report.queries {
+                print("\(counts.name) (query): checked \(counts.checked) parameter sets, equal \(counts.equal), missing \(counts.missing), stale \(counts.stale), unverified entries \(counts.unverified)" + (repair ? ", repaired \(counts.repaired)" : ""))
                 for key in counts.staleKeys { print("  stale: \(key)") }
             }
         }

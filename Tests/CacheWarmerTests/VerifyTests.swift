@@ -106,13 +106,21 @@ struct CLIVerify: Decodable {
         var deletedLive: Int
         var repaired: Int
         var staleKeys: [String]
+        var unverified: Int
 
         enum CodingKeys: String, CodingKey {
-            case checked, equal, missing, stale, repaired
+            case checked, equal, missing, stale, repaired, unverified
             case deletedLive = "deleted_live"
             case staleKeys = "stale_keys"
         }
     }
 
     var entities: [Counts]
+    var queries: [Counts]
+
+    /// The report in `output` (the first line that is a JSON object).
+    static func parse(_ output: String) -> CLIVerify? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("{") }) else { return nil }
+        return try? JSONDecoder().decode(CLIVerify.self, from: Data(line.utf8))
+    }
 }

@@ -40,4 +40,47 @@ import Testing
         #expect(try JSONDecoder().decode(CLIReport.self, from: Data(second.utf8)).items.first?.filled == 0)
         await harness.cleanUp()
     }
+
+    /// `verify` of a cached query: the warmed parameter sets equal the database's results; an
+    /// entry corrupted with a high version is stale (exit 1) until `--repair` replaces it by a
+    /// marker; an entry of parameters verify cannot know is counted as unverified.
+    @Test func verifyComparesCachedQueryResultsWithTheDatabase() async throws {
+        let harness = try await WarmHarness(rows: 50) { table in
+            """
+
+            queries:
+              by-label:
+                sql: SELECT id FROM public.\(table) WHERE label = $label ORDER BY id
+                params: [label]
+                depends_on: [{ table: public.\(table), match: { param: label, column: label } }]
+                warm: { sql: "SELECT label FROM public.\(table) WHERE id <= 5" }
+            """
+        }
+        let filled = try await harness.cli(["resync", "by-label", "--json"])
+        #expect(filled.status == 0, "\(filled.output)")
+        let clean = try await harness.cli(["verify", "by-label", "--json"])
+        #expect(clean.status == 0, "\(clean.output)")
+        let counts = try #require(CLIVerify.parse(clean.output)?.queries.first, "\(clean.output)")
+        #expect(counts.checked == 5 && counts.equal == 5 && counts.stale == 0 && counts.missing == 0 && counts.unverified == 0, "\(clean.output)")
+
+        // One entry rewritten with a wrong result at a version above anything the worker wrote,
+        // and one entry whose parameters are nowhere verify looks.
+        let redis = try harness.worker.redis()
+        let entry = try #require(try harness.worker.keys("q:by-label:*").first)
+        _ = try redis.command(["HSET", entry, "value", #"[{"id": 999}]"#, "lsn", "0000FFFF00000000"])
+        _ = try redis.command(["HSET", "\(harness.namespace):q:by-label:00000000000000000000000000000000", "value", "[]", "lsn", "0000000000000001", "epoch", "1"])
+        let stale = try await harness.cli(["verify", "by-label", "--json"])
+        #expect(stale.status == 1, "\(stale.output)")
+        let found = try #require(CLIVerify.parse(stale.output)?.queries.first, "\(stale.output)")
+        #expect(found.stale == 1 && found.equal == 4 && found.unverified == 1, "\(stale.output)")
+        #expect(found.staleKeys.first?.hasPrefix(entry) == true, "\(found.staleKeys)")
+
+        let repaired = try await harness.cli(["verify", "by-label", "--repair", "--json"])
+        #expect(CLIVerify.parse(repaired.output)?.queries.first?.repaired == 1, "\(repaired.output)")
+        #expect(try harness.worker.hash(entry)["invalidated"] == "1", "the stale entry became a marker")
+        let after = try await harness.cli(["verify", "by-label", "--json"])
+        #expect(after.status == 0, "\(after.output)")
+        #expect(CLIVerify.parse(after.output)?.queries.first.map { $0.stale == 0 && $0.missing == 1 && $0.equal == 4 } == true, "\(after.output)")
+        await harness.cleanUp()
+    }
 }

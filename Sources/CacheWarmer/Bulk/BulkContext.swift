@@ -48,6 +48,13 @@ struct BulkContext: Sendable {
         return CacheCommands(keys: keys, ttl: ttl)
     }
 
+    /// Script calls with `query`'s entry TTL.
+    func commands(for query: QueryConfiguration) -> CacheCommands {
+        var ttl = ttl
+        if let seconds = query.ttl { ttl.entry = .milliseconds(Int64(seconds * 1000)) }
+        return CacheCommands(keys: keys, ttl: ttl)
+    }
+
     func redis() throws -> RedisClient {
         try RedisClient(url: redisURL, logger: logger)
     }

@@ -381,34 +381,11 @@ public final class Resync: Sendable {
         guard let queryFill else { return }
         let redis = try context.redis()
         defer { Task { await redis.close() } }
-        var sets: [CanonicalParameters] = []
-        var seen: Set<String> = []
-        if let sql = query.warmSQL {
-            let reader = context.reader()
-            let rows = try await offPool {
-                try reader.open().execute("SELECT to_jsonb(w)::text FROM (\(sql)) w").rows
-            }
-            for row in rows {
-                guard let text = row.first ?? nil else { continue }
-                do {
-                    let parameters = try CanonicalParameters(json: text)
-                    if seen.insert(parameters.json).inserted { sets.append(parameters) }
-                } catch {
-                    throw WorkerError(code: .invalidConfiguration, message: "queries.\(query.name).warm.sql: a row is not a parameter object: \(error)")
-                }
-            }
-        }
-        if query.warmHot > 0, let name = try? CacheName(query.name) {
-            let commands = CacheCommands(keys: context.keys)
-            let reply = try await redis.pipeline([commands.hottest(name, limit: query.warmHot)])
-            for entry in try HotEntries(reply: reply[0]).entries where seen.insert(entry.parameters.json).inserted {
-                sets.append(entry.parameters)
-            }
-        }
+        let sets = try await QueryParameterSets.load(query, hot: query.warmHot, context: context, redis: redis)
         progress.start(query.name, estimate: sets.count, resumedRows: 0)
         for parameters in sets {
             try Task.checkCancellation()
-            let values = Dictionary(parameters.object.members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+            let values = QueryParameterSets.values(parameters)
             var filled = 0, newer = 0, skipped = 0
             // A fill refused because the reader had not replayed the worker's checkpoint (or a
             // fence) is tried again a few times, as the re-warmer does.

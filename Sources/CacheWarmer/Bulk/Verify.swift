@@ -44,6 +44,9 @@ public struct VerifyCounts: Sendable, Codable, Hashable {
     public var repaired = 0
     /// Some stale keys, for the report.
     public var staleKeys: [String] = []
+    /// Cached query entries whose parameters verify does not know (neither a row of `warm.sql`
+    /// nor in the hot set), so they could not be checked.
+    public var unverified = 0
 }
 
 /// The outcome of a verify.
@@ -52,8 +55,10 @@ public struct VerifyReport: Sendable, Codable, Hashable {
     public var epoch: Int64
     /// Per entity.
     public var entities: [VerifyCounts]
+    /// Per cached query (`checked` counts parameter sets).
+    public var queries: [VerifyCounts] = []
     /// True when nothing was stale and no deleted row was live.
-    public var isClean: Bool { entities.allSatisfy { $0.stale == 0 && $0.deletedLive == 0 } }
+    public var isClean: Bool { (entities + queries).allSatisfy { $0.stale == 0 && $0.deletedLive == 0 } }
 }
 
 /// Compares cache entries with the database. A difference found while changes are in flight is
@@ -63,17 +68,23 @@ public final class Verify: Sendable {
     let context: BulkContext
     let options: VerifyOptions
 
-    /// Validates the selection.
-    public init(configuration: WorkerConfiguration, options: VerifyOptions, logger: Logger) throws {
-        let known = Set(configuration.entities.map(\.name))
+    let queryRead: QueryRead?
+
+    /// Validates the selection; `queryRead` reads cached queries' results from the database
+    /// (nil: queries are not checked, and naming one is an error).
+    public init(configuration: WorkerConfiguration, options: VerifyOptions, logger: Logger, queryRead: QueryRead? = nil) throws {
+        let entities = Set(configuration.entities.map(\.name))
+        let queries = queryRead == nil ? [] : Set(configuration.queries.map(\.name))
+        let known = entities.union(queries)
         for name in options.names where !known.contains(name) {
-            throw WorkerError(code: .invalidConfiguration, message: "'\(name)' is no configured entity (\(known.sorted().joined(separator: ", "))); verify checks entities")
+            throw WorkerError(code: .invalidConfiguration, message: "'\(name)' is no configured entity or query (\(known.sorted().joined(separator: ", ")))")
         }
         context = try BulkContext(configuration: configuration, source: options.source, logger: logger)
         self.options = options
+        self.queryRead = queryRead
     }
 
-    /// Checks every selected entity.
+    /// Checks every selected entity, then every selected cached query.
     public func run() async throws -> VerifyReport {
         let redis = try context.redis()
         guard let epoch = try await context.meta(redis).epoch else {
@@ -84,7 +95,13 @@ public final class Verify: Sendable {
         for entity in context.configuration.entities where options.names.isEmpty || options.names.contains(entity.name) {
             results.append(try await verify(entity, epoch: epoch, types: types, redis: redis))
         }
-        return VerifyReport(epoch: epoch, entities: results)
+        var queries: [VerifyCounts] = []
+        if let queryRead {
+            for query in context.configuration.queries where options.names.isEmpty || options.names.contains(query.name) {
+                queries.append(try await verify(query, epoch: epoch, read: queryRead, redis: redis))
+            }
+        }
+        return VerifyReport(epoch: epoch, entities: results, queries: queries)
     }
 
     /// A difference to look at again: the row's key texts, its entry, and the LSN of the read.
@@ -117,7 +134,7 @@ public final class Verify: Sendable {
         for suspect in suspects {
             if suspect.deleted { counts.deletedLive += 1 } else { counts.stale += 1 }
             if counts.staleKeys.count < 20 { counts.staleKeys.append(suspect.entry) }
-            if options.repair, try await repair(suspect, commands: commands, redis: redis, epoch: epoch) { counts.repaired += 1 }
+            if options.repair, try await repair(entry: suspect.entry, marker: suspect.lsn, commands: commands, redis: redis, epoch: epoch) { counts.repaired += 1 }
         }
         context.logger.info("verified", metadata: [
             "entity": "\(entity.name)", "checked": "\(counts.checked)", "equal": "\(counts.equal)", "missing": "\(counts.missing)",
@@ -358,9 +375,7 @@ public final class Verify: Sendable {
     /// Replaces a stale entry by an invalidation marker at the LSN its row was last read at:
     /// an entry at or above that version (a corrupt high one) is deleted first, only if it is
     /// still the same version (WATCH), so a worker write that came meanwhile is kept.
-    private func repair(_ suspect: Suspect, commands: CacheCommands, redis: RedisClient, epoch: Int64) async throws -> Bool {
-        let entry = suspect.entry
-        let marker = suspect.lsn
+    func repair(entry: String, marker: LSN, commands: CacheCommands, redis: RedisClient, epoch: Int64) async throws -> Bool {
         _ = try await redis.withConnection { connection throws(RedisError) in
             _ = try connection.command(["WATCH", entry])
             guard let stored = try connection.command(["HGET", entry, "lsn"]).text.flatMap({ LSN(sortableString: $0) }), stored >= marker else {
