@@ -27,7 +27,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             let scheme = components.scheme, scheme == "redis" || scheme == "rediss",
             let host = components.host, !host.isEmpty
         else {
-            throw RedisError(code: .invalidURL, message: "not a redis:// or rediss:// URL: \(RedisURL.redact(text))")
+            let hint = text.contains(",") ? " (several hosts name a Redis Cluster: RedisClusterURL)" : ""
+            throw RedisError(code: .invalidURL, message: "not a redis:// or rediss:// URL: \(RedisURL.redact(text))\(hint)")
         }
         self.host = host
         self.port = components.port ?? 6379
@@ -59,6 +60,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                 default:
                     throw RedisError(code: .invalidURL, message: "insecure=\(value) is not true or false in \(RedisURL.redact(text))")
                 }
+            case "cluster":
+                throw RedisError(code: .invalidURL, message: "\(RedisURL.redact(text)) names a Redis Cluster (cluster=): use RedisClusterURL and RedisClusterClient")
             default:
                 throw RedisError(code: .invalidURL, message: "unknown or empty option '\(item.name)' in \(RedisURL.redact(text)) (known: ca=/path/ca.pem, insecure=true)")
             }

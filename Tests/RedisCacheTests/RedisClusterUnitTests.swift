@@ -74,6 +74,9 @@ import Testing
         #expect(redisError { () throws(RedisError) in try RedisClusterURL("redis://h1:1,,h2:2") }?.code == .invalidURL)
         #expect(redisError { () throws(RedisError) in try RedisClusterURL("redis://h1:1/?cluster=maybe") }?.code == .invalidURL)
         #expect(redisError { () throws(RedisError) in try RedisClusterURL("redis://h1:1,h2:2/?insecure=true") }?.code == .invalidURL)
+        // The single-node URL points at the cluster types.
+        #expect(redisError { () throws(RedisError) in try RedisURL("redis://h1:1/?cluster=true") }?.message.contains("RedisClusterClient") == true)
+        #expect(redisError { () throws(RedisError) in try RedisURL("redis://h1:1,h2:2") }?.message.contains("RedisClusterURL") == true)
         let leaked = redisError { () throws(RedisError) in try RedisClusterURL("http://u:hunter2@h1:1,h2:2") }
         #expect(leaked?.code == .invalidURL && leaked?.message.contains("hunter2") == false)
     }
