@@ -152,7 +152,15 @@ public final class Resync: Sendable {
     private func resyncEntity(_ entity: EntityConfiguration, epoch: Int64, types: PostgresTypes) async throws {
         let reader = context.reader()
         let redis = try context.redis()
-        defer { Task { await redis.close() } }
+        // The reads' checkpoint lookups on a connection of their own: behind a chunk's fill
+        // pipeline they would wait for it, and the next chunk's read with them.
+        let metaRedis = try context.redis()
+        defer {
+            Task {
+                await redis.close()
+                await metaRedis.close()
+            }
+        }
         let scan = try await offPool { try EntityScan.load(entity, warm: entity.warm, types: types, connection: try reader.open()) }
         let estimate = try await offPool { (try? reader.open()).flatMap { scan.estimate($0) } }
         let positionKey = context.keys.resyncPosition(scan.name)
@@ -183,7 +191,7 @@ public final class Resync: Sendable {
             var rows: Int
             var isLast: Bool
         }
-        var reading: Task<VersionedRows, any Error>? = readTask(scan, reader: reader, redis: redis, after: after, rows: chunkRows)
+        var reading: Task<VersionedRows, any Error>? = readTask(scan, reader: reader, redis: metaRedis, after: after, rows: chunkRows)
         var filling: [Filling] = []
         do {
             while reading != nil || !filling.isEmpty {
@@ -191,7 +199,7 @@ public final class Resync: Sendable {
                     let chunk = try await current.value
                     let last = chunk.rows.last?.key
                     let isLast = chunk.rows.count < chunkRows
-                    reading = isLast ? nil : readTask(scan, reader: reader, redis: redis, after: last, rows: chunkRows)
+                    reading = isLast ? nil : readTask(scan, reader: reader, redis: metaRedis, after: last, rows: chunkRows)
                     let task = Task { [self] in try await fill(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch) }
                     after = last ?? after
                     filling.append(Filling(task: task, last: after, rows: chunk.rows.count, isLast: isLast))
