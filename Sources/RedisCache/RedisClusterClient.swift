@@ -406,8 +406,9 @@ public final class RedisClusterClient: RedisCommandRunner {
         return result
     }
 
-    /// Asks the known masters, then the other known nodes, then the seeds, for the map; the first
-    /// complete map wins, else the most complete one.
+    /// Asks for the map the known masters, then the other known nodes, then the seeds: the first
+    /// five at once, then (without a complete map) the rest at once. The first complete map wins,
+    /// else the one with the fewest uncovered slots.
     private func load() async -> Result<RedisClusterTopology, RedisError> {
         let known = state.withLock { $0.topology }
         var seen: Set<Address> = []
@@ -415,21 +416,35 @@ public final class RedisClusterClient: RedisCommandRunner {
             .filter { seen.insert($0).inserted }
         var best: RedisClusterTopology?
         var problems: [String] = []
-        var firstCode: RedisError.Code?
-        for node in candidates {
-            do throws(RedisError) {
-                let topology = try await map(from: node)
-                if topology.uncoveredSlots == 0 { return .success(topology) }
-                problems.append("\(node): \(topology.uncoveredSlots) slots without a master")
-                if !topology.shards.isEmpty, topology.uncoveredSlots < best?.uncoveredSlots ?? Int.max { best = topology }
-            } catch {
-                problems.append(error.message)
-                firstCode = firstCode ?? error.code
+        var code = RedisError.Code.connectionFailed
+        for wave in [Array(candidates.prefix(5)), Array(candidates.dropFirst(5))] where !wave.isEmpty {
+            switch await race(wave) {
+            case .complete(let topology):
+                return .success(topology)
+            case .partial(let partial, let reasons, let reason):
+                if let partial, partial.uncoveredSlots < best?.uncoveredSlots ?? Int.max { best = partial }
+                problems += reasons
+                if problems.count == reasons.count { code = reason }
             }
         }
         if let best { return .success(best) }
-        // The first node's reason keeps its code (credentials, certificate, not a cluster...).
-        return .failure(RedisError(code: firstCode ?? .connectionFailed, message: "\(url): no node gave the slot map (\(problems.joined(separator: "; ")))"))
+        return .failure(RedisError(code: code, message: "\(url): no node gave the slot map (\(problems.joined(separator: "; ")))"))
+    }
+
+    /// Asks `nodes` for the map at once (see ``RedisClusterMapRace``).
+    private func race(_ nodes: [Address]) async -> RedisClusterMapRace.Outcome {
+        await withCheckedContinuation { continuation in
+            let race = RedisClusterMapRace(count: nodes.count, continuation: continuation)
+            for node in nodes {
+                Task {
+                    do throws(RedisError) {
+                        race.report(node, .success(try await self.map(from: node)))
+                    } catch {
+                        race.report(node, .failure(error))
+                    }
+                }
+            }
+        }
     }
 
     /// `CLUSTER SHARDS` from `node`, or `CLUSTER SLOTS` where the server does not know it.

@@ -129,6 +129,21 @@ import Testing
         #expect(try await client.topology().uncoveredSlots == 0)
     }
 
+    /// Nodes are asked for the map at once: a seed that accepts connections but never answers
+    /// (the command timeout is 5 s) does not hold up the first call.
+    @Test func aSilentSeedDoesNotHoldUpTheMap() async throws {
+        let silent = try SilentServer()
+        let live = try clusterURL()
+        let text = "redis://127.0.0.1:\(silent.port)," + live.seeds.map { "\($0.host):\($0.port)" }.joined(separator: ",") + "/?cluster=true"
+        let client = try RedisClusterClient(url: try RedisClusterURL(text))
+        defer { Task { await client.close() } }
+        let key = uniquePrefix("rcq")
+        let (replies, seconds) = try await elapsed { try await client.pipeline([["SET", key, "1", "EX", "60"]]) }
+        #expect(replies == [.status("OK")])
+        #expect(seconds < 2.5, "the first call waited for the silent seed: \(seconds) s")
+        withExtendedLifetime(silent) {}
+    }
+
     /// A server without cluster mode (the stack's plain Redis) fails with the server's reason.
     @Test func plainRedisIsNotACluster() async throws {
         let plain = try stackURL()
