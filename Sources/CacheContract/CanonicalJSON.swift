@@ -64,7 +64,7 @@ public enum CanonicalJSON {
 
     /// Writes one text column as ``value(text:kind:)`` then ``render(_:)`` would; false when the
     /// text does not fit its type (the general path reports why).
-    private static func writeText<Text: RandomAccessCollection<UInt8>>(_ text: Text, kind: PostgresTypeKind, into writer: inout JSONWriter) -> Bool {
+    static func writeText<Text: RandomAccessCollection<UInt8>>(_ text: Text, kind: PostgresTypeKind, into writer: inout JSONWriter) -> Bool {
         switch kind {
         case .string:
             guard isValidUTF8(text) else { return false }

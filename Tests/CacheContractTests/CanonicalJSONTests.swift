@@ -110,7 +110,20 @@ import Testing
             let members = try columns.map { JSONObject.Member(key: $0.name, value: try CanonicalJSON.value(of: $0).value) }
             let tree = CanonicalJSON.render(.object(JSONObject(members: members)))
             #expect(try CanonicalJSON.row(columns).json == tree, "numeric text \(number)")
+            let layout = RowLayout(names: columns.map(\.name), typeOIDs: columns.map(\.typeOID))
+            #expect(CanonicalJSON.row(columns.map(\.value), layout: layout)?.json == tree, "with a layout: numeric text \(number)")
         }
+    }
+
+    @Test func aLayoutLeavesUnusualRowsToTheGeneralPath() throws {
+        let layout = RowLayout(names: ["id", "mood", "body"], typeOIDs: [23, 99_999, 25])
+        let row = CanonicalJSON.row([.text(ByteBuffer(string: "1")), .text(ByteBuffer(string: "happy")), .null], layout: layout)
+        #expect(row == (try CanonicalJSON.row([column("id", 23, "1"), column("mood", 99_999, "happy"), column("body", 25, nil)])))
+        #expect(row?.unverifiedColumns == ["mood"])
+        #expect(CanonicalJSON.row([.text(ByteBuffer(string: "1")), .null, .unchangedToast], layout: layout) == nil)
+        #expect(CanonicalJSON.row([.text(ByteBuffer(string: "x")), .null, .null], layout: layout) == nil, "not an integer")
+        let twice = RowLayout(names: ["a", "a"], typeOIDs: [23, 23])
+        #expect(CanonicalJSON.row([.text(ByteBuffer(string: "1")), .text(ByteBuffer(string: "2"))], layout: twice) == nil)
     }
 
     @Test func reportsUnknownTypesAsUnverified() throws {

@@ -26,6 +26,9 @@ public struct ChangePlanner: Sendable {
     let maxEntryBytes: Int
     private var entities: [TableName: Entity] = [:]
     private var dependents: [TableName: [Dependent]] = [:]
+    /// Row layouts of the relations seen (``relationArrived(_:)``), with the columns they were
+    /// made for: rows of a relation whose columns are not those are rendered the general way.
+    private var layouts: [UInt32: (columns: [RelationMessage.Column], layout: RowLayout)] = [:]
 
     /// Builds the lookup tables; throws when a configured name is not a valid cache name.
     ///
@@ -60,6 +63,13 @@ public struct ChangePlanner: Sendable {
         for dependent in dependents[table] ?? [] {
             batch.bump(keys.queryFence(dependent.query), lsn: lsn, query: dependent.query.rawValue)
         }
+    }
+
+    /// A Relation message arrived: rows of that relation are rendered with a layout worked out
+    /// once (same bytes as without it).
+    public mutating func relationArrived(_ relation: RelationMessage) {
+        let layout = RowLayout(names: relation.columns.map(\.name), typeOIDs: relation.columns.map(\.typeOID), types: types)
+        layouts[relation.oid] = (relation.columns, layout)
     }
 
     /// Whether `table`'s rows are invalidated instead of written through (generated columns).
@@ -108,7 +118,7 @@ public struct ChangePlanner: Sendable {
         if let entity {
             planEntity(
                 entity, keyIsImmediatelyUnique: Self.keyIsImmediatelyUnique(entity, relation), oldColumns: oldColumns,
-                newColumns: newColumns, lsn: lsn, into: &batch, rendering: rendering)
+                newColumns: newColumns, newTuple: new, relation: relation, lsn: lsn, into: &batch, rendering: rendering)
         }
         for dependent in tableDependents {
             planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
@@ -122,8 +132,8 @@ public struct ChangePlanner: Sendable {
     /// other row, which the stream cannot tell apart: it gets an invalidation marker, never a
     /// tombstone. Under an immediate unique key, the row that leaves is the row that arrived.
     private func planEntity(
-        _ entity: Entity, keyIsImmediatelyUnique: Bool, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, lsn: LSN,
-        into batch: inout WriteBatch, rendering: Bool
+        _ entity: Entity, keyIsImmediatelyUnique: Bool, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, newTuple: TupleData?,
+        relation: RelationMessage, lsn: LSN, into batch: inout WriteBatch, rendering: Bool
     ) {
         let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
         func leave(_ key: String) {
@@ -140,7 +150,8 @@ public struct ChangePlanner: Sendable {
             return
         }
         if let oldKey, oldKey != newKey { leave(oldKey) }
-        batch.write(rendering ? render(entity, newColumns) : .invalidate, key: newKey, lsn: lsn, ttl: entity.configuration.ttl, arrival: true)
+        let write = rendering ? render(entity, newColumns, tuple: newTuple, relation: relation) : .invalidate
+        batch.write(write, key: newKey, lsn: lsn, ttl: entity.configuration.ttl, arrival: true)
     }
 
     /// Moves the parameter fences of the row's old and new values, or the whole query's fence when
@@ -213,11 +224,18 @@ public struct ChangePlanner: Sendable {
         return parts.count == 1 ? keys.row(entity.name, parts[0]) : try? keys.row(entity.name, key: parts)
     }
 
-    private func render(_ entity: Entity, _ columns: [NamedColumn]) -> WriteBatch.RowWrite {
+    private func render(_ entity: Entity, _ columns: [NamedColumn], tuple: TupleData?, relation: RelationMessage) -> WriteBatch.RowWrite {
         guard entity.configuration.mode == .writeThrough, !entity.forceInvalidate,
-            columns.reduce(0, { $0 + $1.value.byteCount }) <= maxEntryBytes,
-            let row = try? CanonicalJSON.row(columns, types: types), row.isVerified
+            columns.reduce(0, { $0 + $1.value.byteCount }) <= maxEntryBytes
         else { return .invalidate }
+        // The relation's layout when it is the one of these columns; else (or for a row the
+        // layout path leaves to it) the general renderer, which gives the same bytes.
+        var rendered: CanonicalRow?
+        if let tuple, let cached = layouts[relation.oid], cached.columns == relation.columns {
+            rendered = CanonicalJSON.row(tuple.values, layout: cached.layout)
+        }
+        if rendered == nil { rendered = try? CanonicalJSON.row(columns, types: types) }
+        guard let row = rendered, row.isVerified else { return .invalidate }
         return .set(row: row.json)
     }
 

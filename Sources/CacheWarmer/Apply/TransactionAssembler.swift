@@ -87,6 +87,7 @@ struct TransactionAssembler {
         switch message {
         case .relation(let relation):
             relations.apply(relation)
+            planner.relationArrived(relation)
         case .begin(let begin):
             open = WriteBatch()
             inTransaction = true
