@@ -106,13 +106,13 @@ import Testing
     /// by the next call; a fresh one is not.
     @Test func oldMapIsReadAgainByTheNextCall() async throws {
         var options = RedisClusterOptions()
-        options.refreshInterval = 1
+        options.refreshInterval = 2
         let client = try clusterClient(cluster: options)
         defer { Task { await client.close() } }
         _ = try await client.command(["PING"])
         _ = try await client.command(["PING"])
         #expect(client.statistics.refreshes == 1)
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(2500))
         #expect(try await client.command(["PING"]) == .status("PONG"))
         #expect(try await eventually(within: 5) { client.statistics.refreshes == 2 })
     }
@@ -140,7 +140,9 @@ import Testing
         let key = uniquePrefix("rcq")
         let (replies, seconds) = try await elapsed { try await client.pipeline([["SET", key, "1", "EX", "60"]]) }
         #expect(replies == [.status("OK")])
-        #expect(seconds < 2.5, "the first call waited for the silent seed: \(seconds) s")
+        // Waiting for the silent seed would take its 5 s command timeout (and retries); 4 s leaves
+        // room for a busy machine.
+        #expect(seconds < 4, "the first call waited for the silent seed: \(seconds) s")
         withExtendedLifetime(silent) {}
     }
 
