@@ -109,21 +109,40 @@ CONF
     done
 }
 
-# Three masters on free ports p, p+1, p+2 (bus ports +100), made a cluster with redis-cli.
+# Three masters on free ports p, p+1, p+2 (bus ports +100), made a cluster with redis-cli. A
+# port taken between the check and the bind (another suite starting a server) means new ports.
 start_cluster() {
     make_certs
-    local low high base="" candidate offset free
+    local low high attempt candidate offset free base
     read -r low _ </proc/sys/net/ipv4/ip_local_port_range
     high=$(( low > 21200 && low <= 25000 ? low - 200 : 24800 ))
-    for candidate in $(shuf -i "21000-$high" -n 50); do
-        free=1
-        for offset in 0 1 2 100 101 102; do
-            if port_in_use $(( candidate + offset )); then free=0; break; fi
+    for attempt in 1 2 3; do
+        base=""
+        for candidate in $(shuf -i "21000-$high" -n 50); do
+            free=1
+            for offset in 0 1 2 100 101 102; do
+                if port_in_use $(( candidate + offset )); then free=0; break; fi
+            done
+            if (( free )); then base="$candidate"; break; fi
         done
-        if (( free )); then base="$candidate"; break; fi
+        [[ -n "$base" ]] || die "no three free ports found in 21000-$high"
+        if launch_cluster "$base"; then
+            printf '%s\n' "$base" $(( base + 1 )) $(( base + 2 )) >"$dir/ports"
+            echo "redis-tls: started a TLS cluster on ports $base-$(( base + 2 )) in $dir" >&2
+            return 0
+        fi
+        echo "redis-tls: cluster nodes on ports $base-$(( base + 2 )) did not start (attempt $attempt)" >&2
+        tail -n 5 "$dir"/node-*/redis.log >&2 || true
+        stop
+        rm -rf "$dir"/node-*
     done
-    [[ -n "$base" ]] || die "no three free ports found in 21000-$high"
-    local port node addresses=()
+    die "the TLS cluster did not start"
+}
+
+# Starts three nodes on $1..$1+2, waits for PING, creates the cluster, waits for cluster_state:ok.
+launch_cluster() {
+    local base="$1" port node addresses=()
+    local cli=(redis-cli --tls --cacert "$dir/ca.pem" --user app --pass apppass --no-auth-warning)
     for port in "$base" $(( base + 1 )) $(( base + 2 )); do
         node="$dir/node-$port"
         mkdir -p "$node"
@@ -151,18 +170,17 @@ appendonly no
 user default off
 user app on >apppass ~* &* +@all
 CONF
-        redis-server "$node/redis.conf" || die "redis-server (cluster node $port) did not start"
+        redis-server "$node/redis.conf" || return 1
         addresses+=("127.0.0.1:$port")
     done
-    local cli=(redis-cli --tls --cacert "$dir/ca.pem" --user app --pass apppass --no-auth-warning)
     for port in "$base" $(( base + 1 )) $(( base + 2 )); do
         local tries=100
         until [[ "$("${cli[@]}" -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; do
-            (( tries-- > 0 )) || { tail -n 20 "$dir/node-$port/redis.log" >&2; die "cluster node $port does not answer"; }
+            (( tries-- > 0 )) || return 1
             sleep 0.1
         done
     done
-    "${cli[@]}" --cluster create "${addresses[@]}" --cluster-yes >"$dir/create.log" 2>&1 \
+    timeout 60 "${cli[@]}" --cluster create "${addresses[@]}" --cluster-yes >"$dir/create.log" 2>&1 \
         || { cat "$dir/create.log" >&2; die "redis-cli --cluster create failed"; }
     for port in "$base" $(( base + 1 )) $(( base + 2 )); do
         local tries=200
@@ -171,8 +189,6 @@ CONF
             sleep 0.1
         done
     done
-    printf '%s\n' "$base" $(( base + 1 )) $(( base + 2 )) >"$dir/ports"
-    echo "redis-tls: started a TLS cluster on ports $base-$(( base + 2 )) in $dir" >&2
 }
 
 stop() {
