@@ -42,6 +42,7 @@ fi
 
 export STACK_DIR="${CHAOS_STACK_DIR:-/var/tmp/cw-chaos-stack}"
 export STACK_PG_PORT=27432 STACK_REPLICA_PORT=27433 STACK_REDIS_PORT=27379 STACK_PROXY_PORT=27434
+export STACK_REDIS_CLUSTER=0  # the chaos stack has no Redis Cluster (the shared stack's is on 27001-27006)
 [[ -f "$ROOT/deploy/local/proxy.sh" ]] && export STACK_PROXY=1
 STACK="$ROOT/deploy/local/stack.sh"
 WORK="$(mktemp -d /tmp/cw-chaos.XXXXXX)"
