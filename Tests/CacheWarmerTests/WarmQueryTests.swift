@@ -7,8 +7,10 @@ import Testing
 /// `resync` of a cached query: its `warm.sql` parameter sets and the readers' hot set are
 /// filled through the read library's query path.
 @Suite struct WarmQueryTests {
-    @Test func warmSQLAndTheHotSetAreFilled() async throws {
-        let harness = try await WarmHarness(rows: 50) { table in
+    /// 50 rows and the query `by-label` (ids with a label), warmed for the labels of ids 1-5;
+    /// `warm` adds to its `warm:` mapping (e.g. `hot: 10`).
+    static func byLabel(warm: String? = nil) async throws -> WarmHarness {
+        try await WarmHarness(rows: 50) { table in
             """
 
             queries:
@@ -16,9 +18,13 @@ import Testing
                 sql: SELECT id FROM public.\(table) WHERE label = $label ORDER BY id
                 params: [label]
                 depends_on: [{ table: public.\(table), match: { param: label, column: label } }]
-                warm: { sql: "SELECT label FROM public.\(table) WHERE id <= 5", hot: 10 }
+                warm: { sql: "SELECT label FROM public.\(table) WHERE id <= 5"\(warm.map { ", \($0)" } ?? "") }
             """
         }
+    }
+
+    @Test func warmSQLAndTheHotSetAreFilled() async throws {
+        let harness = try await Self.byLabel(warm: "hot: 10")
         // A parameter set the readers read often (as `record-read` would have counted it).
         let hot = "\(harness.namespace):hot:by-label"
         _ = try harness.worker.redis().command(["ZADD", hot, "3", #"{"label": "c4ca4238a0b923820dcc509a6f75849b"}"#, "2", #"{"label": "hot-only"}"#])
@@ -45,17 +51,7 @@ import Testing
     /// entry corrupted with a high version is stale (exit 1) until `--repair` replaces it by a
     /// marker; an entry of parameters verify cannot know is counted as unverified.
     @Test func verifyComparesCachedQueryResultsWithTheDatabase() async throws {
-        let harness = try await WarmHarness(rows: 50) { table in
-            """
-
-            queries:
-              by-label:
-                sql: SELECT id FROM public.\(table) WHERE label = $label ORDER BY id
-                params: [label]
-                depends_on: [{ table: public.\(table), match: { param: label, column: label } }]
-                warm: { sql: "SELECT label FROM public.\(table) WHERE id <= 5" }
-            """
-        }
+        let harness = try await Self.byLabel()
         let filled = try await harness.cli(["resync", "by-label", "--json"])
         #expect(filled.status == 0, "\(filled.output)")
         let clean = try await harness.cli(["verify", "by-label", "--json"])

@@ -45,7 +45,6 @@ import Testing
         let rows = 2000
         let harness = try await WarmHarness(rows: rows, inProcessWorker: false, itemWarm: #"{ where: "pg_sleep(0.002) IS NOT NULL" }"#)
         let position = "\(harness.namespace):meta:resync:item"
-        let record = "\(harness.namespace):meta:warmup"
         let firstLog = harness.directory + "/run-1.log"
         let first = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", harness.config], output: firstLog)
         defer { kill(first, SIGKILL) }
@@ -61,27 +60,18 @@ import Testing
         kill(first, SIGKILL)
         _ = try await onOwnThread { StackEnvironment.waitForExit(first, within: 10) }
         let epoch = try redis.command(["GET", "\(harness.namespace):meta:epoch"]).text
-        guard case .array(let unfinished) = try redis.command(["HMGET", record, "epoch", "done"]) else { throw WarmHarness.HarnessError(message: "no warm-up record") }
-        #expect(unfinished.map(\.text) == [epoch, "0"], "the record says the warm-up began and did not finish")
+        #expect(warmUpRecord(harness) == [epoch, "0"], "the record says the warm-up began and did not finish")
 
         let secondLog = harness.directory + "/run-2.log"
         let second = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", harness.config], output: secondLog)
         defer { kill(second, SIGKILL) }
-        let finished = try await eventually(within: 60) {
-            guard case .array(let fields) = try redis.command(["HMGET", record, "epoch", "done"]) else { return false }
-            return fields.map(\.text) == [epoch, "1"]
-        }
+        let finished = try await eventually(within: 60) { warmUpRecord(harness) == [epoch, "1"] }
         #expect(finished, "the warm-up finished in the same epoch: \(Self.tail(secondLog))")
         #expect(try redis.command(["GET", "\(harness.namespace):meta:epoch"]).text == epoch, "no new epoch")
         let log = (try? String(contentsOfFile: secondLog, encoding: .utf8)) ?? ""
         #expect(log.contains("did not finish; resuming it"), "\(Self.tail(secondLog))")
         #expect(log.contains("resync resumes where it stopped"), "it went on from the stored position: \(Self.tail(secondLog))")
-        let verified = try await harness.cli(["verify", "--all", "--json"])
-        #expect(VerifyTests.counts(verified.output).map { $0.equal == rows && $0.missing == 0 } == true, "\(verified.output)")
-
-        kill(second, SIGTERM)
-        #expect(try await onOwnThread { StackEnvironment.waitForExit(second, within: 30) } == 0)
-        await harness.cleanUp()
+        try await verifiedAndStopped(harness, rows: rows, worker: second)
     }
 
     /// Redis drops every client connection twice while the warm-up runs (no data lost, same
@@ -89,33 +79,38 @@ import Testing
     @Test func aWarmUpInterruptedByLostRedisConnectionsResumesAndFinishes() async throws {
         let rows = 2000
         let harness = try await WarmHarness(rows: rows, inProcessWorker: false, itemWarm: #"{ where: "pg_sleep(0.002) IS NOT NULL" }"#)
-        let record = "\(harness.namespace):meta:warmup"
         let log = harness.directory + "/run.log"
         let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", harness.config], output: log)
         defer { kill(worker, SIGKILL) }
-        let began = try await eventually(within: 30) {
-            guard let redis = try? harness.worker.redis(), case .array(let fields)? = try? redis.command(["HMGET", record, "epoch", "done"]) else { return false }
-            return fields.count == 2 && fields[1].text == "0"
-        }
+        let began = try await eventually(within: 30) { warmUpRecord(harness)?.last == "0" }
         try #require(began, "the warm-up began: \(Self.tail(log))")
         let epoch = try harness.worker.redis().command(["GET", "\(harness.namespace):meta:epoch"]).text
         for _ in 0..<2 {
             try await Task.sleep(for: .milliseconds(700))
             _ = try harness.worker.redis().command(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
         }
-        let finished = try await eventually(within: 90) {
-            guard let redis = try? harness.worker.redis(), case .array(let fields)? = try? redis.command(["HMGET", record, "epoch", "done"]) else { return false }
-            return fields.map(\.text) == [epoch, "1"]
-        }
+        let finished = try await eventually(within: 90) { warmUpRecord(harness) == [epoch, "1"] }
         #expect(finished, "the warm-up finished in the same epoch: \(Self.tail(log))")
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.contains("warm-up interrupted; resuming from its position"), "\(Self.tail(log))")
+        try await verifiedAndStopped(harness, rows: rows, worker: worker)
+    }
+
+    /// Every row is warm (`verify --all`), then the worker stops on SIGTERM with status 0.
+    private func verifiedAndStopped(_ harness: WarmHarness, rows: Int, worker: pid_t) async throws {
         let verified = try await harness.cli(["verify", "--all", "--json"])
         #expect(VerifyTests.counts(verified.output).map { $0.equal == rows && $0.missing == 0 } == true, "\(verified.output)")
-
         kill(worker, SIGTERM)
         #expect(try await onOwnThread { StackEnvironment.waitForExit(worker, within: 30) } == 0)
         await harness.cleanUp()
+    }
+
+    /// `<ns>:meta:warmup`'s epoch and done fields.
+    private func warmUpRecord(_ harness: WarmHarness) -> [String?]? {
+        guard let redis = try? harness.worker.redis(), case .array(let fields)? = try? redis.command(["HMGET", "\(harness.namespace):meta:warmup", "epoch", "done"]) else {
+            return nil
+        }
+        return fields.map(\.text)
     }
 
     /// Waits until an epoch other than `previous` exists and its warm-up position says done.
