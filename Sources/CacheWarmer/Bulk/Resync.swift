@@ -173,7 +173,7 @@ public final class Resync: Sendable {
             return
         }
         progress.start(entity.name, estimate: estimate, resumedRows: position.done ? 0 : position.rows)
-        if position.rows > 0 {
+        if !position.done && position.rows > 0 {
             context.logger.info("resync resumes where it stopped in this epoch", metadata: [
                 "entity": "\(entity.name)", "rows_done": "\(position.rows)", "after": "\(position.after ?? [])",
             ])
