@@ -35,8 +35,14 @@ struct JSONWriter {
 
     /// Postgres' `escape_json`: `\" \\ \b \f \n \r \t`, other bytes below 0x20 as `\u00xx`
     /// (lowercase hex), everything else (DEL, non-ASCII UTF-8) unchanged.
-    mutating func writeString(_ utf8: some Sequence<UInt8>) {
+    mutating func writeString(_ utf8: some Collection<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
+        // Most text needs no escaping: copied in one go.
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): append("\\\"")
