@@ -223,4 +223,16 @@ import Testing
         #expect(batch.lastCommit == LSN(0x5000))
         #expect(batch.transactions == 1)
     }
+
+    @Test func anEmptiedBatchIsLikeANewOne() throws {
+        var batch = WriteBatch()
+        batch.write(.set(row: "{}"), key: "cw:order:1", lsn: LSN(7), ttl: nil, arrival: true)
+        batch.bump(FenceKey(key: "cw:fence:q", members: "cw:fmem:q"), lsn: LSN(7), query: "q")
+        batch.recordShape("public.t", "x")
+        batch.commit(LSN(8), at: PostgresTimestamp(rawValue: 0))
+        batch.removeAll()
+        #expect(batch.rows.isEmpty && batch.fences.isEmpty && batch.movedQueries.isEmpty && batch.shapes.isEmpty && batch.commitTimes.isEmpty)
+        #expect(batch.isEmpty && batch.writeCount == 0 && batch.transactions == 0 && batch.changes == 0 && batch.payloadBytes == 0)
+        #expect(!batch.arrivedInTransaction("cw:order:1"))
+    }
 }

@@ -89,7 +89,7 @@ struct TransactionAssembler {
             relations.apply(relation)
             planner.relationArrived(relation)
         case .begin(let begin):
-            open = WriteBatch()
+            open.removeAll()
             inTransaction = true
             large = false
             finalLSN = begin.finalLSN
@@ -104,7 +104,7 @@ struct TransactionAssembler {
             planner.plan(.truncate(truncated), lsn: .zero, into: &open)
         case .commit(let commit):
             defer {
-                open = WriteBatch()
+                open.removeAll()
                 inTransaction = false
                 large = false
             }

@@ -50,6 +50,21 @@ public struct WriteBatch: Sendable {
     /// An empty batch.
     public init() {}
 
+    /// Empties the batch and keeps its storage's capacity, so the next transaction of about the
+    /// same size does not grow its tables again.
+    public mutating func removeAll() {
+        rows.removeAll(keepingCapacity: true)
+        fences.removeAll(keepingCapacity: true)
+        movedQueries.removeAll(keepingCapacity: true)
+        lastCommit = nil
+        transactions = 0
+        changes = 0
+        commitTimes.removeAll(keepingCapacity: true)
+        payloadBytes = 0
+        shapes.removeAll(keepingCapacity: true)
+        arrived.removeAll(keepingCapacity: true)
+    }
+
     /// True when nothing is to be written or acknowledged.
     public var isEmpty: Bool { lastCommit == nil }
 
