@@ -142,9 +142,10 @@ public enum CacheScripts {
     /// `fill-if-not-stale` — KEYS: entry, epoch key, floor key, n fence keys, their n member
     /// sets. ARGV: lsn, epoch, ttl ms, field (`row` or `value`), payload, minimum (the worker's
     /// checkpoint as the caller read it with its miss; 0/0 when there was none).
-    /// Reply: 1 filled, 0 refused by the stored entry (version >= fill), -1 epoch is not
-    /// current, -2 a current fence is above the fill's LSN, -3 LSN below the floor or below the
-    /// minimum (the worker may have written, and Redis since evicted, a newer version).
+    /// Reply: 1 filled, 0 refused by the stored entry (version >= fill; a marker only when
+    /// newer: a fill at a marker's version holds the data as of it), -1 epoch is not current,
+    /// -2 a current fence is above the fill's LSN, -3 LSN below the floor or below the minimum
+    /// (the worker may have written, and Redis since evicted, a newer version).
     public static let fillIfNotStale = RedisScript(name: "fill-if-not-stale", source: prelude + """
         local l, e, ttl = arg_lsn(ARGV[1]), arg_epoch(ARGV[2]), arg_ttl(ARGV[3])
         local field = ARGV[4]
@@ -159,7 +160,16 @@ public enum CacheScripts {
         if current_epoch(KEYS[2]) ~= e then return -1 end
         local floor = stored_lsn(redis.call('GET', KEYS[3]))
         if floor and cmp(l, floor) < 0 then return -3 end
-        if stored_not_older(KEYS[1], e, l) then return 0 end
+        local s = redis.call('HMGET', KEYS[1], 'lsn', 'epoch', 'invalidated')
+        local sl, se = stored_lsn(s[1]), tonumber(s[2])
+        if sl and se then
+          -- Ties refuse, except a marker's: a fill at its version holds the data as of it.
+          if se > e then return 0 end
+          if se == e then
+            local c = cmp(sl, l)
+            if c > 0 or (c == 0 and s[3] ~= '1') then return 0 end
+          end
+        end
         if cmp(l, minimum) < 0 then return -3 end
         for i = 1, n do
           local f = redis.call('HMGET', KEYS[3 + i], 'lsn', 'epoch')
@@ -201,7 +211,8 @@ public enum CacheScripts {
           else
             local s = redis.call('HMGET', key, 'lsn', 'epoch', 'deleted', 'invalidated')
             local sl, se = stored_lsn(s[1]), tonumber(s[2])
-            if sl and se and (se > e or (se == e and cmp(sl, l) >= 0)) then
+            local c = (sl and se == e) and cmp(sl, l) or 0
+            if sl and se and (se > e or (se == e and (c > 0 or (c == 0 and s[4] ~= '1')))) then
               out[i] = 0
             elseif below_minimum then
               out[i] = -3

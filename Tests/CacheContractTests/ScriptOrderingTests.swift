@@ -81,8 +81,13 @@ import Testing
         #expect(try invalidate(7) == .notNewer)
         #expect(try cache.read(key) == CacheRead(isValid: false, state: .invalidated, lsn: LSN(8), epoch: epoch, maxFence: nil, currentEpoch: epoch))
         #expect(try cache.fillRow(key, #"{"v": 1}"#, 7, epoch: epoch) == .refusedByEntry)
-        #expect(try cache.fillRow(key, #"{"v": 2}"#, 8, epoch: epoch) == .refusedByEntry)
-        #expect(try cache.set(key, #"{"v": 2}"#, 8, epoch: epoch) == .notNewer)
+        #expect(try cache.set(key, #"{"v": 2}"#, 8, epoch: epoch) == .notNewer, "the worker's own writes still lose ties")
+        // A fill read at the marker's version holds the row as of that commit: it replaces the
+        // marker (on a quiet database every reader reads at that version), and then wins the tie.
+        #expect(try cache.fillRow(key, #"{"v": 2}"#, 8, epoch: epoch) == .filled)
+        #expect(try cache.read(key).state == .value(#"{"v": 2}"#))
+        #expect(try invalidate(8) == .notNewer)
+        #expect(try cache.fillRow(key, #"{"v": 2}"#, 8, epoch: epoch) == .refusedByEntry, "a value is not replaced at its own version")
         #expect(try cache.fillRow(key, #"{"v": 2}"#, 9, epoch: epoch) == .filled)
         #expect(try cache.read(key).isValid)
         #expect(try invalidate(12) == .written)

@@ -104,12 +104,15 @@ public final class Verify: Sendable {
         return VerifyReport(epoch: epoch, entities: results, queries: queries)
     }
 
-    /// A difference to look at again: the row's key texts, its entry, and the LSN of the read.
+    /// A difference to look at again: the row's key texts, its entry, and the LSN of the read;
+    /// `counted`: a row of the rows pass (in `checked`), which ends as equal or missing when the
+    /// difference settles.
     private struct Suspect: Sendable {
         var key: [String]
         var entry: String
         var lsn: LSN
         var deleted: Bool
+        var counted = false
     }
 
     private func verify(_ entity: EntityConfiguration, epoch: Int64, types: PostgresTypes, redis: RedisClient) async throws -> VerifyCounts {
@@ -129,7 +132,7 @@ public final class Verify: Sendable {
             round += 1
             let target = suspects.map(\.lsn).max() ?? .zero
             _ = try await context.waitForCheckpoint(redis, to: target, limit: options.settleWait)
-            suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader)
+            suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader, counts: &counts)
         }
         for suspect in suspects {
             if suspect.deleted { counts.deletedLive += 1 } else { counts.stale += 1 }
@@ -218,7 +221,7 @@ public final class Verify: Sendable {
             switch compare(read, row: chunk.rows[index].json) {
             case .equal: result.equal += 1
             case .missing: result.missing += 1
-            case .different: result.suspects.append(Suspect(key: chunk.rows[index].key, entry: entries[index], lsn: lsn, deleted: false))
+            case .different: result.suspects.append(Suspect(key: chunk.rows[index].key, entry: entries[index], lsn: lsn, deleted: false, counted: true))
             }
         }
         return result
@@ -350,8 +353,10 @@ public final class Verify: Sendable {
     }
 
     /// Reads the suspects' rows and entries again; returns those still different.
+    /// Settled differences of counted rows are added to `counts` as equal or missing.
     private func recheck(
-        _ suspects: [Suspect], scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader
+        _ suspects: [Suspect], scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader,
+        counts: inout VerifyCounts
     ) async throws -> [Suspect] {
         var remaining: [Suspect] = []
         for start in stride(from: 0, to: suspects.count, by: 500) {
@@ -364,8 +369,12 @@ public final class Verify: Sendable {
             let reads = try await readEntries(batch.map(\.entry), fence: fence, commands: commands, redis: redis)
             for (suspect, read) in zip(batch, reads) {
                 let row = byEntry[suspect.entry]
-                if case .different = compare(read, row: row) {
-                    remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil))
+                switch compare(read, row: row) {
+                case .different:
+                    remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil, counted: suspect.counted))
+                case .equal where suspect.counted: counts.equal += 1
+                case .missing where suspect.counted: counts.missing += 1
+                case .equal, .missing: break
                 }
             }
         }
