@@ -113,13 +113,14 @@ public struct ChangePlanner: Sendable {
         let tableDependents = dependents[table] ?? []
         // A published table nothing is configured for: no columns to name, nothing to write.
         guard entity != nil || !tableDependents.isEmpty else { return }
-        let oldColumns = old.map { Self.named($0.tuple, relation) }
-        let newColumns = new.map { Self.named($0, relation) }
         if let entity {
             planEntity(
-                entity, keyIsImmediatelyUnique: Self.keyIsImmediatelyUnique(entity, relation), oldColumns: oldColumns,
-                newColumns: newColumns, newTuple: new, relation: relation, lsn: lsn, into: &batch, rendering: rendering)
+                entity, keyIsImmediatelyUnique: Self.keyIsImmediatelyUnique(entity, relation), relation: relation, oldTuple: old?.tuple,
+                newTuple: new, lsn: lsn, into: &batch, rendering: rendering)
         }
+        guard !tableDependents.isEmpty else { return }
+        let oldColumns = old.map { Self.named($0.tuple, relation) }
+        let newColumns = new.map { Self.named($0, relation) }
         for dependent in tableDependents {
             planFence(dependent, relation: relation, isInsert: isInsert, old: old, oldColumns: oldColumns, newColumns: newColumns, lsn: lsn, into: &batch)
         }
@@ -132,25 +133,25 @@ public struct ChangePlanner: Sendable {
     /// other row, which the stream cannot tell apart: it gets an invalidation marker, never a
     /// tombstone. Under an immediate unique key, the row that leaves is the row that arrived.
     private func planEntity(
-        _ entity: Entity, keyIsImmediatelyUnique: Bool, oldColumns: [NamedColumn]?, newColumns: [NamedColumn]?, newTuple: TupleData?,
-        relation: RelationMessage, lsn: LSN, into batch: inout WriteBatch, rendering: Bool
+        _ entity: Entity, keyIsImmediatelyUnique: Bool, relation: RelationMessage, oldTuple: TupleData?, newTuple: TupleData?, lsn: LSN,
+        into batch: inout WriteBatch, rendering: Bool
     ) {
-        let oldKey = oldColumns.flatMap { rowKey(entity, $0) }
+        let oldKey = oldTuple.flatMap { rowKey(entity, relation, $0) }
         func leave(_ key: String) {
             let ambiguous = !keyIsImmediatelyUnique && batch.arrivedInTransaction(key)
             batch.write(ambiguous ? .invalidate : .tombstone, key: key, lsn: lsn, ttl: nil)
         }
-        guard let newColumns else {
+        guard let newTuple else {
             if let oldKey { leave(oldKey) } else { batch.bump(keys.entityFence(entity.name), lsn: lsn) }
             return
         }
-        guard let newKey = rowKey(entity, newColumns) else {
+        guard let newKey = rowKey(entity, relation, newTuple) else {
             // A row whose key cannot be read cannot be addressed: void the whole entity.
             batch.bump(keys.entityFence(entity.name), lsn: lsn)
             return
         }
         if let oldKey, oldKey != newKey { leave(oldKey) }
-        let write = rendering ? render(entity, newColumns, tuple: newTuple, relation: relation) : .invalidate
+        let write = rendering ? render(entity, relation, newTuple) : .invalidate
         batch.write(write, key: newKey, lsn: lsn, ttl: entity.configuration.ttl, arrival: true)
     }
 
@@ -212,29 +213,35 @@ public struct ChangePlanner: Sendable {
         return identityCount > 0 && key.allSatisfy { name in relation.columns.contains { $0.isKey && $0.name == name } }
     }
 
-    private func rowKey(_ entity: Entity, _ columns: [NamedColumn]) -> String? {
+    /// The row's entry key from its tuple (the relation's column order), nil when a key column
+    /// is missing, NULL, unsent or unreadable.
+    private func rowKey(_ entity: Entity, _ relation: RelationMessage, _ tuple: TupleData) -> String? {
         var parts: [KeyPart] = []
         parts.reserveCapacity(entity.configuration.key.count)
+        let count = min(relation.columns.count, tuple.values.count)
         for name in entity.configuration.key {
-            guard let column = columns.first(where: { $0.name == name }), column.value != .null, column.value != .unchangedToast,
-                let part = try? KeyPart(column: column, types: types)
+            guard let index = relation.columns[..<count].firstIndex(where: { $0.name == name }) else { return nil }
+            let column = relation.columns[index]
+            let value = tuple.values[index]
+            guard value != .null, value != .unchangedToast,
+                let part = try? KeyPart(column: NamedColumn(name: column.name, typeOID: column.typeOID, isKey: column.isKey, value: value), types: types)
             else { return nil }
             parts.append(part)
         }
         return parts.count == 1 ? keys.row(entity.name, parts[0]) : try? keys.row(entity.name, key: parts)
     }
 
-    private func render(_ entity: Entity, _ columns: [NamedColumn], tuple: TupleData?, relation: RelationMessage) -> WriteBatch.RowWrite {
+    private func render(_ entity: Entity, _ relation: RelationMessage, _ tuple: TupleData) -> WriteBatch.RowWrite {
         guard entity.configuration.mode == .writeThrough, !entity.forceInvalidate,
-            columns.reduce(0, { $0 + $1.value.byteCount }) <= maxEntryBytes
+            zip(relation.columns, tuple.values).reduce(0, { $0 + $1.1.byteCount }) <= maxEntryBytes
         else { return .invalidate }
         // The relation's layout when it is the one of these columns; else (or for a row the
         // layout path leaves to it) the general renderer, which gives the same bytes.
         var rendered: CanonicalRow?
-        if let tuple, let cached = layouts[relation.oid], cached.columns == relation.columns {
+        if let cached = layouts[relation.oid], cached.columns == relation.columns {
             rendered = CanonicalJSON.row(tuple.values, layout: cached.layout)
         }
-        if rendered == nil { rendered = try? CanonicalJSON.row(columns, types: types) }
+        if rendered == nil { rendered = try? CanonicalJSON.row(Self.named(tuple, relation), types: types) }
         guard let row = rendered, row.isVerified else { return .invalidate }
         return .set(row: row.json)
     }
