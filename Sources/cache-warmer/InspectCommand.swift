@@ -2,6 +2,7 @@ import ArgumentParser
 import CacheContract
 import CacheWarmer
 import Foundation
+import Logging
 import PGOutput
 import RedisCache
 
@@ -28,14 +29,14 @@ struct InspectCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        _ = common.bootstrapLogging()
+        let logger = common.bootstrapLogging()
         if key == nil && arguments.isEmpty { throw ValidationError("give an entity or query name with its key or parameters, or --key") }
         if key != nil && !arguments.isEmpty { throw ValidationError("--key excludes a name and values") }
         let lines: [(String, String)]
         do {
             let configuration = try common.load()
             let keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
-            let (entry, fences) = try Self.resolve(configuration, keys: keys, arguments: arguments, key: key)
+            let (entry, fences) = try await Self.resolve(configuration, keys: keys, arguments: arguments, key: key, logger: logger)
             guard let redisText = configuration.redisURL else { throw ValidationError("redis_url is required (or set REDIS_URL)") }
             let redis = try RedisClient(url: try RedisURL(redisText))
             let commands = CacheCommands(keys: keys)
@@ -59,7 +60,9 @@ struct InspectCommand: AsyncParsableCommand {
     }
 
     /// The entry key and its covering fences for the arguments.
-    static func resolve(_ configuration: WorkerConfiguration, keys: CacheKeys, arguments: [String], key: String?) throws -> (String, [FenceKey]) {
+    /// Entity key values are read as their columns' types by the database first (`1.50` names
+    /// the entry `1.5` does, an upper-case uuid the lower-case one), as the worker names rows.
+    static func resolve(_ configuration: WorkerConfiguration, keys: CacheKeys, arguments: [String], key: String?, logger: Logger) async throws -> (String, [FenceKey]) {
         let prefix = keys.namespace.rawValue + ":"
         if let key {
             let rest = key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : ""
@@ -80,7 +83,8 @@ struct InspectCommand: AsyncParsableCommand {
                 throw ValidationError("entity '\(name)' has \(entity.key.count) key column(s) (\(entity.key.joined(separator: ", "))), got \(values.count) value(s)")
             }
             let entityName = try EntityName(name)
-            return (try keys.row(entityName, key: values.map { KeyPart($0) }), [keys.entityFence(entityName)])
+            let entry = try await CanonicalKeyLookup.rowKey(entity, values: values, configuration: configuration, logger: logger)
+            return (entry, [keys.entityFence(entityName)])
         }
         if let query = configuration.queries.first(where: { $0.name == name }) {
             let parameters = try GetCommand.parameters(values)

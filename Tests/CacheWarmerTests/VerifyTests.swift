@@ -87,6 +87,11 @@ import Testing
         #expect(lines["fence"]?.hasPrefix("\(harness.namespace):fence:item") == true)
         let byKey = try await harness.cli(["inspect", "--key", "\(harness.namespace):item:4"])
         #expect(byKey.output.contains("state          missing") && byKey.output.contains("read_accepts   false"), "\(byKey.output)")
+        // Key values as a person types them name the entry the worker wrote.
+        let spelled = try await harness.cli(["inspect", "item", "0003"])
+        #expect(spelled.output.contains("key            \(harness.namespace):item:3") && spelled.output.contains("state          value"), "\(spelled.output)")
+        let wrong = try await harness.cli(["inspect", "item", "abc"])
+        #expect(wrong.status != 0 && wrong.output.contains("key column id") && wrong.output.contains("abc"), "\(wrong.output)")
         await harness.cleanUp()
     }
 
