@@ -54,7 +54,7 @@ import Testing
             #expect(try harness.redis.command(["HGET", key, "value"]).text?.contains("1111") == true)
 
             try writer.execute("UPDATE \"Product\" SET \"priceCents\" = 2222 WHERE id = \(id)")
-            let refilled = try await eventually(within: 30) {
+            let refilled = try await eventually(within: 90) {
                 try harness.redis.command(["HGET", key, "value"]).text?.contains("2222") == true
             }
             #expect(refilled, "the re-warmer filled the page again with the new price, without a read")

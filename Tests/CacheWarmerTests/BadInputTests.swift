@@ -152,7 +152,7 @@ import Testing
         let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config, "--redis-url", redisURL], output: log)
         let slotConfirmed = { try PostgresConnection(harness.writer).slotState(harness.slot)?.confirmedFlushLSN ?? .zero }
         let first = try #require(try harness.sql("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (42, 1) RETURNING id").scalar)
-        #expect(try await eventually(within: 30) { (try? redis.command(["HGET", "\(harness.namespace):order:\(first)", "row"]))?.text != nil },
+        #expect(try await eventually(within: 90) { (try? redis.command(["HGET", "\(harness.namespace):order:\(first)", "row"]))?.text != nil },
                 "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
 
         // Redis full: every write is refused with an OOM error.
@@ -175,8 +175,8 @@ import Testing
 
         // Room again: the change is applied, then acknowledged.
         _ = try redis.command(["CONFIG", "SET", "maxmemory", "0"])
-        #expect(try await eventually(within: 30) { (try? redis.command(["HGET", "\(harness.namespace):order:\(second)", "row"]))?.text != nil })
-        #expect(try await eventually(within: 30) { try slotConfirmed() >= committed })
+        #expect(try await eventually(within: 90) { (try? redis.command(["HGET", "\(harness.namespace):order:\(second)", "row"]))?.text != nil })
+        #expect(try await eventually(within: 90) { try slotConfirmed() >= committed })
         kill(worker, SIGTERM)
         #expect(StackEnvironment.waitForExit(worker, within: 30) == 0)
         await harness.cleanUp()
@@ -210,7 +210,7 @@ import Testing
         #expect(try Self.cli(["setup"], config: config).status == 0)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(table).log").path
         let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config], output: log)
-        #expect(try await eventually(within: 30) { try writer.slotState(slot)?.activePID != nil })
+        #expect(try await eventually(within: 90) { try writer.slotState(slot)?.activePID != nil })
         try writer.execute("INSERT INTO \(table) VALUES (1, 'a')")
         try writer.execute(change == "DROP TABLE" ? "DROP TABLE \(table)" : "ALTER PUBLICATION \(publication) DROP TABLE \(table)")
         let changed = Date()
@@ -250,7 +250,7 @@ import Testing
         let entry = try harness.hash("\(harness.namespace):order:\(id)")
         #expect(entry["invalidated"] == "1" && entry["row"] == nil, "\(entry.keys.sorted())")
         #expect(try harness.hash("\(harness.namespace):order:\(after)")["row"] != nil, "the worker goes on after the large row")
-        #expect(try await eventually(within: 30) { (try PostgresConnection(harness.writer).slotState(harness.slot)?.confirmedFlushLSN ?? .zero) >= committed })
+        #expect(try await eventually(within: 90) { (try PostgresConnection(harness.writer).slotState(harness.slot)?.confirmedFlushLSN ?? .zero) >= committed })
         var exitStatus: Int32 = 0
         #expect(waitpid(worker, &exitStatus, WNOHANG) == 0, "still running")
         kill(worker, SIGTERM)

@@ -68,7 +68,7 @@ import Testing
             [WorkerProcessTests.binary, "run", "--config", config, "--writer-url", workerURL, "--reader-url", readerURL], output: log)
         let id = try #require(try owner.execute("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (5, 500) RETURNING id").scalar)
         let json = try #require(try owner.execute("SELECT to_jsonb(o)::text FROM \"Order\" o WHERE id = \(id)").scalar)
-        #expect(try await eventually(within: 30) { (try? harness.hash("\(harness.namespace):order:\(id)"))?["row"] == json },
+        #expect(try await eventually(within: 90) { (try? harness.hash("\(harness.namespace):order:\(id)"))?["row"] == json },
                 "the worker streams as cw_worker: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         let status = try cli(["status"], workerURL)
         #expect(status.status == 0 && status.output.contains("streaming"), "\(status.output)")
@@ -126,7 +126,7 @@ import Testing
         let writer = try StackEnvironment.writerConnection()
         let id = try #require(try writer.execute("INSERT INTO \"Order\" (\"userId\", \"totalCents\") VALUES (77, 77) RETURNING id").scalar)
         let redis = try RedisConnection(url: try RedisURL(try StackEnvironment.require("REDIS_URL")))
-        #expect(try await eventually(within: 30) { (try? redis.command(["HGET", "\(namespace):order:\(id)", "row"]))?.text != nil },
+        #expect(try await eventually(within: 90) { (try? redis.command(["HGET", "\(namespace):order:\(id)", "row"]))?.text != nil },
                 "\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
         _ = try redis.command(["DEL", "\(namespace):order:\(id)"])
         #expect(try run(["get", "order", id, "--writer-url", readerOnWriterURL, "--reader-url", readerURL]) == 0)

@@ -84,7 +84,7 @@ import Testing
             configuration.queries = []
         }
         let run = harness.start()
-        #expect(try await eventually(within: 30) { (try? harness.checkpoint()) != nil })
+        #expect(try await eventually(within: 90) { (try? harness.checkpoint()) != nil })
         try harness.sql("""
             INSERT INTO \(table) VALUES
               ('a:b=c%d', '2024-01-31 10:00:00.5+02', 1.50, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'one'),

@@ -89,7 +89,7 @@ import Testing
         let workerLog = scenario.directory.appendingPathComponent("worker.log").path
         var worker = try scenario.spawnWorker(log: workerLog)
         try scenario.owner("INSERT INTO lost_item VALUES (1, 'before')")
-        #expect(try await eventually(within: 30) { scenario.cached(1)["row"] != nil }, "\(workerLog)")
+        #expect(try await eventually(within: 90) { scenario.cached(1)["row"] != nil }, "\(workerLog)")
         let oldEpoch = try #require(try scenario.harness.epoch())
         kill(worker, SIGTERM)
         #expect(StackEnvironment.waitForExit(worker, within: 30) == 0)
@@ -122,7 +122,7 @@ import Testing
         // The worker keeps the epoch setup began and streams from the new slot.
         worker = try scenario.spawnWorker(log: workerLog)
         try scenario.owner("UPDATE lost_item SET note = 'after' WHERE id = 1")
-        #expect(try await eventually(within: 30) { scenario.cached(1)["epoch"] == newEpoch }, "\(workerLog)")
+        #expect(try await eventually(within: 90) { scenario.cached(1)["epoch"] == newEpoch }, "\(workerLog)")
         #expect(scenario.cached(1)["row"]?.contains("after") == true)
         #expect(try scenario.harness.epoch() == newEpoch, "no second epoch at the worker's start")
         kill(worker, SIGTERM)
@@ -136,7 +136,7 @@ import Testing
         let workerLog = scenario.directory.appendingPathComponent("worker.log").path
         let worker = try scenario.spawnWorker(log: workerLog)
         try scenario.owner("INSERT INTO lost_item VALUES (1, 'before')")
-        #expect(try await eventually(within: 30) { scenario.cached(1)["row"] != nil })
+        #expect(try await eventually(within: 90) { scenario.cached(1)["row"] != nil })
         // An open transaction that wrote keeps the slot's restart_lsn where it began, so the
         // streaming slot falls behind max_slot_wal_keep_size; the checkpoint then invalidates it
         // and terminates its walsender.

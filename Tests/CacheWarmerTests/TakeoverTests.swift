@@ -23,11 +23,11 @@ import Testing
         let cached = { (id: String) in (try? harness.hash("\(harness.namespace):order:\(id)"))?["row"] != nil }
 
         let first = try StackEnvironment.spawn(command, output: logs[0])
-        #expect(try await eventually(within: 30) { try PostgresConnection(harness.writer).slotState(harness.slot)?.activePID != nil })
+        #expect(try await eventually(within: 90) { try PostgresConnection(harness.writer).slotState(harness.slot)?.activePID != nil })
         let second = try StackEnvironment.spawn(command, output: logs[1])
-        #expect(try await eventually(within: 30) { log(1).contains("standing by") }, "the second worker stands by: \(log(1))")
+        #expect(try await eventually(within: 90) { log(1).contains("standing by") }, "the second worker stands by: \(log(1))")
         let warmUp = try insert()
-        #expect(try await eventually(within: 30) { cached(warmUp) }, "the active worker applies: \(log(0))")
+        #expect(try await eventually(within: 90) { cached(warmUp) }, "the active worker applies: \(log(0))")
         // Standing by, the second polls quietly: one notice, not one line per poll.
         try await Task.sleep(for: .seconds(1.5))
         #expect(log(1).components(separatedBy: "standing by").count == 2, "\(log(1))")
@@ -41,7 +41,7 @@ import Testing
 
         // The killed worker comes back as the standby; then the active one is stopped.
         let third = try StackEnvironment.spawn(command, output: logs[2])
-        #expect(try await eventually(within: 30) { log(2).contains("standing by") }, "\(log(2))")
+        #expect(try await eventually(within: 90) { log(2).contains("standing by") }, "\(log(2))")
         kill(second, SIGTERM)
         let stoppedAt = Date()
         let afterStop = try insert()

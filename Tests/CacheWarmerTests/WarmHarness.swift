@@ -58,7 +58,7 @@ final class WarmHarness: Sendable {
             return
         }
         run = worker.start()
-        let started = try await eventually(within: 30) { (try? self.worker.checkpoint()) != nil }
+        let started = try await eventually(within: 90) { (try? self.worker.checkpoint()) != nil }
         guard started else { throw HarnessError(message: "the worker did not write a checkpoint") }
         try await waitForReplica(try worker.currentWAL())
     }

@@ -82,7 +82,7 @@ import Testing
         let log = harness.directory + "/run.log"
         let worker = try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", harness.config], output: log)
         defer { kill(worker, SIGKILL) }
-        let began = try await eventually(within: 30) { warmUpRecord(harness)?.last == "0" }
+        let began = try await eventually(within: 90) { warmUpRecord(harness)?.last == "0" }
         try #require(began, "the warm-up began: \(Self.tail(log))")
         let epoch = try harness.worker.redis().command(["GET", "\(harness.namespace):meta:epoch"]).text
         for _ in 0..<2 {

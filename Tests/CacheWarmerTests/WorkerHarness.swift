@@ -95,8 +95,10 @@ final class WorkerHarness: Sendable {
         try redis().command(["GET", "\(namespace):meta:epoch"]).text
     }
 
-    /// Waits until the worker's checkpoint reaches `lsn` (everything committed before it applied).
-    func waitApplied(through lsn: LSN, within seconds: Double = 30) async throws -> Bool {
+    /// Waits until the worker's checkpoint reaches `lsn` (everything committed before it applied):
+    /// at most `within` seconds, which only bounds a failure (a busy 2-core machine running every
+    /// suite at once needs the room).
+    func waitApplied(through lsn: LSN, within seconds: Double = 90) async throws -> Bool {
         try await eventually(within: seconds) { (try? self.checkpoint()).flatMap { $0 }.map { $0 >= lsn } == true }
     }
 

@@ -30,7 +30,7 @@ import Testing
             }
         }
         // Let the worker apply some of it, then kill it without warning.
-        _ = try await eventually(within: 30) {
+        _ = try await eventually(within: 90) {
             let checkpointed = try harness.checkpoint() != nil
             let rows = try harness.keys("order:*")
             return checkpointed && !rows.isEmpty
