@@ -2,8 +2,9 @@ import PGOutput
 
 /// What ``CanonicalJSON/row(_:layout:)`` needs to know about a table's columns, worked out once
 /// per Relation message instead of per row: the jsonb order of the columns, their keys as
-/// escaped JSON, and their type kinds.
-public struct RowLayout: Sendable {
+/// escaped JSON, and their type kinds. A class: the worker looks it up per row, and one
+/// reference costs less to hand around than its five arrays; immutable, hence `Sendable`.
+public final class RowLayout: Sendable {
     /// The columns' names in the relation's order.
     public let names: [String]
     /// Each column's kind in the relation's order (nil: a type the renderer does not know).

@@ -233,7 +233,7 @@ public struct ChangePlanner: Sendable {
 
     private func render(_ entity: Entity, _ relation: RelationMessage, _ tuple: TupleData) -> WriteBatch.RowWrite {
         guard entity.configuration.mode == .writeThrough, !entity.forceInvalidate,
-            zip(relation.columns, tuple.values).reduce(0, { $0 + $1.1.byteCount }) <= maxEntryBytes
+            Self.byteCount(tuple, columns: relation.columns.count) <= maxEntryBytes
         else { return .invalidate }
         // The relation's layout when it is the one of these columns; else (or for a row the
         // layout path leaves to it) the general renderer, which gives the same bytes.
@@ -244,6 +244,13 @@ public struct ChangePlanner: Sendable {
         if rendered == nil { rendered = try? CanonicalJSON.row(Self.named(tuple, relation), types: types) }
         guard let row = rendered, row.isVerified else { return .invalidate }
         return .set(row: row.json)
+    }
+
+    /// Bytes of the tuple's first `count` values as sent (the row's size in the WAL).
+    private static func byteCount(_ tuple: TupleData, columns count: Int) -> Int {
+        var total = 0
+        for index in 0..<min(count, tuple.values.count) { total += tuple.values[index].byteCount }
+        return total
     }
 
     private static func named(_ tuple: TupleData, _ relation: RelationMessage) -> [NamedColumn] {
