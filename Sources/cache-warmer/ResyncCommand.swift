@@ -49,12 +49,13 @@ struct ResyncCommand: AsyncParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let parallel, !(1...64).contains(parallel) { throw ValidationError("--parallel must be from 1 to 64") }
         if let chunkRows, !(1...100_000).contains(chunkRows) { throw ValidationError("--chunk-rows must be from 1 to 100000") }
+        if let filter, WorkerConfiguration.sqlFragment(filter) == nil { throw ValidationError("--where must not be empty") }
         let report: ResyncReport
         do {
             let configuration = try common.load()
             var options = ResyncOptions()
             options.names = names
-            options.filter = filter
+            options.filter = filter.flatMap(WorkerConfiguration.sqlFragment)
             options.limit = limit
             options.source = source
             options.parallel = parallel ?? configuration.resyncParallel
@@ -145,5 +146,15 @@ func resyncStatusRows(_ configuration: WorkerConfiguration?) async -> [(String, 
         let statuses = try? await ResyncStatus.read(configuration, redis: redis, epoch: epoch)
     else { return [] }
     await redis.close()
-    return statuses.map { ("resync \($0.entity)", $0.done ? "warm: \($0.rows) rows filled in this epoch" : "warming: \($0.rows) rows so far") }
+    return statuses.map { status in
+        let text: String
+        if status.done {
+            text = "warm: \(status.rows) rows filled in this epoch"
+        } else if let error = status.error {
+            text = "failed after \(status.rows) rows: \(error)"
+        } else {
+            text = "warming: \(status.rows) rows so far"
+        }
+        return ("resync \(status.entity)", text)
+    }
 }

@@ -44,6 +44,43 @@ import Testing
         #expect(table == TableName(schema: "sales", name: "Order"), "the spelling is not part of equality")
     }
 
+    /// YAML 1.1 reads an unquoted off/on/yes/no as a boolean: `resync: off` means off, and a
+    /// boolean where a string belongs says to quote it. SQL pieces lose one trailing `;` and
+    /// must not be empty.
+    @Test func yamlBooleansAndSQLPiecesAreReadAsAPersonMeansThem() throws {
+        let base = """
+            writer_url: postgres://localhost/db
+            redis_url: redis://localhost
+            entities:
+              order: { table: public."Order", warm: { where: "status = 'paid';  " } }
+            """
+        let off = try WorkerConfiguration.parse(yaml: base + "\nresync: off", file: "ok.yaml")
+        #expect(off.resyncOnNewEpoch == false)
+        #expect(off.entities.first?.warm.filter == "status = 'paid'")
+        #expect(try WorkerConfiguration.parse(yaml: base + "\nresync: true", file: "ok.yaml").resyncOnNewEpoch)
+        let bad = """
+            writer_url: postgres://localhost/db
+            redis_url: redis://localhost
+            namespace: no
+            entities:
+              order: { table: public."Order", warm: { where: " ; " } }
+            queries:
+              page:
+                sql: SELECT 1 WHERE x = $cat OFFSET $off
+                params: [cat, off]
+                depends_on: [{ table: public."Order" }]
+            """
+        do {
+            _ = try WorkerConfiguration.parse(yaml: bad, file: "bad.yaml")
+            Issue.record("a bad configuration was accepted")
+        } catch let error as ConfigurationError {
+            let text = error.description
+            #expect(text.contains("bad.yaml: namespace: must be a string (an unquoted off/on/yes/no/true/false is read as a boolean: quote it)"), "\(text)")
+            #expect(text.contains("bad.yaml: entities.order.warm.where: must not be empty"), "\(text)")
+            #expect(text.contains("bad.yaml: queries.page.params: must be a list of strings (an unquoted"), "\(text)")
+        }
+    }
+
     @Test func everyProblemIsReportedWithItsFileAndKeyPath() {
         let yaml = """
             namespce: cw

@@ -9,8 +9,8 @@ import Testing
 @Suite struct WarmQueryTests {
     /// 50 rows and the query `by-label` (ids with a label), warmed for the labels of ids 1-5;
     /// `warm` adds to its `warm:` mapping (e.g. `hot: 10`).
-    static func byLabel(warm: String? = nil) async throws -> WarmHarness {
-        try await WarmHarness(rows: 50) { table in
+    static func byLabel(warm: String? = nil, warmSQL: String = "SELECT label FROM public.$table WHERE id <= 5", itemWarm: String? = nil) async throws -> WarmHarness {
+        try await WarmHarness(rows: 50, itemWarm: itemWarm) { table in
             """
 
             queries:
@@ -18,7 +18,7 @@ import Testing
                 sql: SELECT id FROM public.\(table) WHERE label = $label ORDER BY id
                 params: [label]
                 depends_on: [{ table: public.\(table), match: { param: label, column: label } }]
-                warm: { sql: "SELECT label FROM public.\(table) WHERE id <= 5"\(warm.map { ", \($0)" } ?? "") }
+                warm: { sql: "\(warmSQL.replacingOccurrences(of: "$table", with: table))"\(warm.map { ", \($0)" } ?? "") }
             """
         }
     }
@@ -77,6 +77,28 @@ import Testing
         let after = try await harness.cli(["verify", "by-label", "--json"])
         #expect(after.status == 0, "\(after.output)")
         #expect(CLIVerify.parse(after.output)?.queries.first.map { $0.stale == 0 && $0.missing == 1 && $0.equal == 4 } == true, "\(after.output)")
+        await harness.cleanUp()
+    }
+
+    /// A `warm.sql` whose columns are not the query's params is a configuration error, said
+    /// once, with a non-zero exit (not one "query read failed" per row and exit 0).
+    @Test func aWarmSQLWhoseColumnsAreNotTheParamsIsAnError() async throws {
+        let harness = try await Self.byLabel(warmSQL: "SELECT label, 1 AS junk FROM public.$table WHERE id <= 5")
+        let run = try await harness.cli(["resync", "by-label"])
+        #expect(run.status != 0, "\(run.output)")
+        #expect(run.output.contains("queries.by-label.warm.sql: yields columns (junk, label); params are label: not a param: junk"), "\(run.output)")
+        await harness.cleanUp()
+    }
+
+    /// One entity's bad `warm.where` stops that entity only: the query is still warmed, the
+    /// resync exits non-zero, and `status` says why the entity stopped.
+    @Test func oneFailingEntityDoesNotStopTheOthersAndStatusSaysWhy() async throws {
+        let harness = try await Self.byLabel(itemWarm: #"{ where: "nosuch_column > 1" }"#)
+        let run = try await harness.cli(["resync", "--json"])
+        #expect(run.status != 0, "\(run.output)")
+        #expect(try harness.worker.keys("q:by-label:*").count == 5, "the query was warmed: \(run.output)")
+        let status = try await harness.cli(["status"])
+        #expect(status.output.contains("failed after 0 rows") && status.output.contains("nosuch_column"), "\(status.output)")
         await harness.cleanUp()
     }
 }

@@ -18,12 +18,22 @@ enum QueryParameterSets {
             }
             for row in rows {
                 guard let text = row.first ?? nil else { continue }
+                let parameters: CanonicalParameters
                 do {
-                    let parameters = try CanonicalParameters(json: text)
-                    if seen.insert(parameters.json).inserted { sets.append(parameters) }
+                    parameters = try CanonicalParameters(json: text)
                 } catch {
                     throw WorkerError(code: .invalidConfiguration, message: "queries.\(query.name).warm.sql: a row is not a parameter object: \(error)")
                 }
+                let columns = parameters.object.members.map(\.key)
+                if Set(columns) != Set(query.parameters) {
+                    let missing = query.parameters.filter { !columns.contains($0) }
+                    let extra = columns.filter { !query.parameters.contains($0) }
+                    throw WorkerError(
+                        code: .invalidConfiguration,
+                        message: "queries.\(query.name).warm.sql: yields columns (\(columns.joined(separator: ", "))); params are \(query.parameters.joined(separator: ", "))"
+                            + (missing.isEmpty ? "" : ": missing \(missing.joined(separator: ", "))") + (extra.isEmpty ? "" : ": not a param: \(extra.joined(separator: ", "))"))
+                }
+                if seen.insert(parameters.json).inserted { sets.append(parameters) }
             }
         }
         if hot > 0, let name = try? CacheName(query.name) {

@@ -117,27 +117,45 @@ public final class Resync: Sendable {
         let types = try await context.types()
         let entities = entities
         let queries = queryFill == nil ? [] : queries
-        var work: [@Sendable () async throws -> Void] = []
+        var work: [(name: String, run: @Sendable () async throws -> Void)] = []
         for entity in entities {
-            work.append { [self] in try await resyncEntity(entity, epoch: epoch, types: types) }
+            work.append((entity.name, { [self] in try await resyncEntity(entity, epoch: epoch, types: types) }))
         }
         for query in queries {
-            work.append { [self] in try await warmQuery(query) }
+            work.append((query.name, { [self] in try await warmQuery(query) }))
         }
+        // One item's failure (bad `warm:` SQL, say) does not stop the others; the first failure
+        // is thrown once all ended. A new epoch or cancellation stops everything at once.
         let parallel = max(1, options.parallel)
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        var failures: [(name: String, error: any Error)] = []
+        try await withThrowingTaskGroup(of: (String, (any Error)?).self) { group in
             var next = 0
-            while next < min(parallel, work.count) {
-                group.addTask(operation: work[next])
+            func start() {
+                let item = work[next]
                 next += 1
-            }
-            while try await group.next() != nil {
-                if next < work.count {
-                    group.addTask(operation: work[next])
-                    next += 1
+                group.addTask {
+                    do {
+                        try await item.run()
+                        return (item.name, nil)
+                    } catch {
+                        return (item.name, error)
+                    }
                 }
             }
+            while next < min(parallel, work.count) { start() }
+            while let (name, error) = try await group.next() {
+                if let error {
+                    if error is CancellationError || (error as? WorkerError)?.code == .epochChanged {
+                        group.cancelAll()
+                        throw error
+                    }
+                    context.logger.error("resync failed", metadata: ["name": "\(name)", "error": "\(error)"])
+                    failures.append((name, error))
+                }
+                if next < work.count { start() }
+            }
         }
+        if let first = failures.first { throw first.error }
         return ResyncReport(epoch: epoch, items: progress.items)
     }
 
@@ -219,6 +237,10 @@ public final class Resync: Sendable {
                 pending.task.cancel()
                 _ = try? await pending.task.value
             }
+            if !(error is CancellationError) {
+                // For `status`: this epoch's resync of the entity stopped, and why.
+                _ = try? await redis.pipeline([["HSET", positionKey, "epoch", String(epoch), "scope", scope, "rows", String(rowsDone), "done", "0", "error", String(describing: error)]])
+            }
             throw error
         }
         progress.finish(entity.name)
@@ -263,14 +285,17 @@ public final class Resync: Sendable {
                     try await Task.sleep(for: .milliseconds(200 << attempt))
                     continue
                 }
-                context.logger.debug("resync chunk read", metadata: [
-                    "entity": "\(scan.name)", "rows": "\(chunk.rows.count)", "lsn": "\(chunk.lsn.map { "\($0)" } ?? "none")",
-                ])
                 guard let lsn = chunk.lsn, lsn < minimum else {
+                    context.logger.debug("resync chunk read", metadata: [
+                        "entity": "\(scan.name)", "rows": "\(chunk.rows.count)", "lsn": "\(chunk.lsn.map { "\($0)" } ?? "none")",
+                    ])
                     var chunk = chunk
                     chunk.minimum = minimum
                     return chunk
                 }
+                context.logger.debug("resync chunk read below the worker's checkpoint; reading it again once the reader replayed that far", metadata: [
+                    "entity": "\(scan.name)", "lsn": "\(lsn)", "checkpoint": "\(minimum)",
+                ])
                 guard try await context.waitForReplay(reader, to: minimum, limit: wait) else {
                     throw WorkerError(
                         code: .replicaLag,
@@ -380,7 +405,7 @@ public final class Resync: Sendable {
     private func savePosition(_ redis: RedisClient, position: (key: String, scope: String, after: [String]?, rows: Int, done: Bool), ttl: Duration, epoch: Int64) async throws {
         var save = ["HSET", position.key, "epoch", String(epoch), "scope", position.scope, "rows", String(position.rows), "done", position.done ? "1" : "0"]
         if let after = position.after { save += ["after", CanonicalJSON.render(.array(after.map { .string($0) }))] }
-        _ = try await redis.pipeline([save, ["PEXPIRE", position.key, String(max(1, Int64(ttl / .milliseconds(1))))]])
+        _ = try await redis.pipeline([save, ["HDEL", position.key, "error"], ["PEXPIRE", position.key, String(max(1, Int64(ttl / .milliseconds(1))))]])
     }
 
     // MARK: - Queries

@@ -10,6 +10,8 @@ public struct ResyncStatus: Sendable, Codable, Hashable {
     public var rows: Int
     /// True when the resync of this entity finished in this epoch.
     public var done: Bool
+    /// Why it stopped, when it failed (bad `warm:` SQL, say); nil while it runs or once done.
+    public var error: String? = nil
 
     /// The positions of `configuration`'s entities that belong to `epoch` (entities without one
     /// are left out: never resynced in this epoch).
@@ -17,15 +19,17 @@ public struct ResyncStatus: Sendable, Codable, Hashable {
         let keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         let names = try configuration.entities.map { try EntityName($0.name) }
         guard !names.isEmpty else { return [] }
-        let replies = try await redis.pipeline(names.map { ["HMGET", keys.resyncPosition($0), "epoch", "rows", "done"] })
+        let replies = try await redis.pipeline(names.map { ["HMGET", keys.resyncPosition($0), "epoch", "rows", "done", "error"] })
         return zip(names, replies).compactMap { name, reply in
-            guard case .array(let fields) = reply, fields.count == 3, fields[0].text == String(epoch) else { return nil }
-            return ResyncStatus(entity: name.description, rows: fields[1].text.flatMap { Int($0) } ?? 0, done: fields[2].text == "1")
+            guard case .array(let fields) = reply, fields.count == 4, fields[0].text == String(epoch) else { return nil }
+            return ResyncStatus(entity: name.description, rows: fields[1].text.flatMap { Int($0) } ?? 0, done: fields[2].text == "1", error: fields[3].text)
         }
     }
 
-    /// `warming: order 120000 rows` or `warm: order 1000000 rows (done)`.
+    /// `warming: order 120000 rows`, `warm: order 1000000 rows (done)` or
+    /// `failed: order after 4000 rows: <error>`.
     public var line: String {
-        "\(done ? "warm" : "warming"): \(entity) \(rows) rows" + (done ? " (done)" : "")
+        if let error, !done { return "failed: \(entity) after \(rows) rows: \(error)" }
+        return "\(done ? "warm" : "warming"): \(entity) \(rows) rows" + (done ? " (done)" : "")
     }
 }

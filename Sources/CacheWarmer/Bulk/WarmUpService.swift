@@ -130,6 +130,7 @@ public final class WarmUpService: Service, Sendable {
         var options = options
         var attempt = 0
         while !Task.isCancelled {
+            let rowsBefore = progress.items.reduce(0) { $0 + $1.rows }
             do {
                 let resync = try Resync(configuration: configuration, options: options, logger: logger, progress: progress, queryFill: queryFill)
                 let report = try await resync.run()
@@ -142,6 +143,8 @@ public final class WarmUpService: Service, Sendable {
                 logger.info("warm-up cancelled", metadata: ["epoch": "\(epoch)"])
                 return
             } catch where Self.mayPass(error) {
+                // Pauses grow only while attempts make no progress.
+                if progress.items.reduce(0, { $0 + $1.rows }) > rowsBefore { attempt = 0 }
                 let pause = Self.retryPauses[min(attempt, Self.retryPauses.count - 1)]
                 attempt += 1
                 logger.warning("warm-up interrupted; resuming from its position after a pause", metadata: [

@@ -35,9 +35,12 @@ final class ConfigNode {
         guard isPresent else { return fallback }
         if let text = value as? String { return text }
         if let number = value as? Int { return String(number) }
-        report.add(path, "must be a string")
+        report.add(path, value is Bool ? Self.booleanHint : "must be a string")
         return fallback
     }
+
+    /// YAML reads unquoted `off`, `on`, `yes`, `no`, `true` and `false` as booleans.
+    static let booleanHint = "must be a string (an unquoted off/on/yes/no/true/false is read as a boolean: quote it)"
 
     func requiredString() -> String? {
         guard isPresent else {
@@ -99,7 +102,8 @@ final class ConfigNode {
         guard isPresent else { return nil }
         if let single = value as? String { return [single] }
         guard let list = value as? [Any], let strings = list as? [String] else {
-            report.add(path, "must be a list of strings")
+            let hasBoolean = (value as? [Any])?.contains { $0 is Bool } ?? false
+            report.add(path, hasBoolean ? "must be a list of strings (an unquoted off/on/yes/no/true/false is read as a boolean: quote it)" : "must be a list of strings")
             return nil
         }
         return strings

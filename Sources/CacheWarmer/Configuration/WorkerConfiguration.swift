@@ -121,7 +121,9 @@ public struct WorkerConfiguration: Hashable, Sendable {
         entryTTL = root.child("entry_ttl_s").seconds(default: entryTTL, minimum: 1)
         tombstoneTTL = root.child("tombstone_ttl_s").seconds(default: tombstoneTTL, minimum: 1)
         metricsPort = root.child("metrics_port").int(default: metricsPort, range: 0...65535)
-        let resync = root.child("resync").string(default: "on_new_epoch") ?? "on_new_epoch"
+        // `resync: off` unquoted is a YAML boolean: false means off, true the default.
+        let resyncNode = root.child("resync")
+        let resync = (resyncNode.value as? Bool).map { $0 ? "on_new_epoch" : "off" } ?? resyncNode.string(default: "on_new_epoch") ?? "on_new_epoch"
         switch resync {
         case "on_new_epoch": resyncOnNewEpoch = true
         case "off": resyncOnNewEpoch = false
@@ -151,10 +153,28 @@ public struct WorkerConfiguration: Hashable, Sendable {
         let ttl = node.child("ttl_s").isPresent ? node.child("ttl_s").seconds(default: 3600, minimum: 1) : nil
         let warmNode = node.child("warm")
         warmNode.allowKeys(["where", "order_by", "limit"])
-        var warm = EntityWarm(filter: warmNode.child("where").string(), orderBy: warmNode.child("order_by").string())
+        var warm = EntityWarm(filter: Self.sqlText(warmNode.child("where")), orderBy: Self.sqlText(warmNode.child("order_by")))
         if warmNode.child("limit").isPresent { warm.limit = warmNode.child("limit").int(default: 0, range: 1...1_000_000_000) }
         if warm.orderBy != nil && warm.limit == nil { node.report.add(warmNode.child("order_by").path, "needs a limit (which rows count first)") }
         return EntityConfiguration(name: name, table: table, key: key, mode: mode, ttl: ttl, warm: warm)
+    }
+
+    /// A piece of SQL from the file: trimmed, one trailing `;` dropped (it is embedded in a
+    /// larger statement); empty is a problem at its path.
+    static func sqlText(_ node: ConfigNode) -> String? {
+        guard let text = node.string() else { return nil }
+        guard let cleaned = sqlFragment(text) else {
+            node.report.add(node.path, "must not be empty")
+            return nil
+        }
+        return cleaned
+    }
+
+    /// `text` trimmed, without one trailing `;`; nil when nothing is left.
+    public static func sqlFragment(_ text: String) -> String? {
+        var trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasSuffix(";") { trimmed = String(trimmed.dropLast()).trimmingCharacters(in: .whitespacesAndNewlines) }
+        return trimmed.isEmpty ? nil : trimmed
     }
 
     private static func query(_ name: String, _ node: ConfigNode) -> QueryConfiguration? {
@@ -191,7 +211,7 @@ public struct WorkerConfiguration: Hashable, Sendable {
         let rewarm = node.child("rewarm").int(default: 0, range: 0...10_000)
         let warmNode = node.child("warm")
         warmNode.allowKeys(["sql", "hot"])
-        let warmSQL = warmNode.child("sql").string()
+        let warmSQL = Self.sqlText(warmNode.child("sql"))
         let warmHot = warmNode.child("hot").int(default: 100, range: 0...100_000)
         return QueryConfiguration(
             name: name, sql: sql, parameters: parameters, ttl: ttl, dependsOn: dependencies, rewarm: rewarm, warmSQL: warmSQL, warmHot: warmHot)
