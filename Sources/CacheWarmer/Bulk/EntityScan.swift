@@ -34,12 +34,14 @@ public struct EntityScan: Sendable {
         return EntityScan(entity: entity, name: name, keyTypes: keyTypes, types: types, warm: warm)
     }
 
-    /// The rows considered: the table, or its first `limit` rows by `order_by` under `where`.
+    /// The rows considered: the table, or its first `limit` rows by `order_by` under `where`,
+    /// the key breaking ties (and giving the order when there is no `order_by`): every chunk's
+    /// statement evaluates this again, so it must select the same rows each time.
     var source: String {
         if let limit = warm.limit {
             let filter = warm.filter.map { " WHERE (\($0))" } ?? ""
-            let order = warm.orderBy.map { " ORDER BY \($0)" } ?? ""
-            return "(SELECT t.* FROM \(entity.table.sql) t\(filter)\(order) LIMIT \(limit))"
+            let order = (warm.orderBy.map { [$0] } ?? []) + [keyList]
+            return "(SELECT t.* FROM \(entity.table.sql) t\(filter) ORDER BY \(order.joined(separator: ", ")) LIMIT \(limit))"
         }
         return entity.table.sql
     }
