@@ -7,7 +7,7 @@ FUZZ_SCRATCH := .build-fuzz
 CHAOS_FAULTS ?= 20
 
 .PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures \
-	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short bench-history
+	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short bench-history bench-worker
 
 ## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
 ## the worker streaming while a writer changes orders and products, with a live view.
@@ -90,6 +90,13 @@ bench-decode:
 bench-history:
 	swift build -c release --scratch-path .build-release --product cw-bench
 	eval "$$($(STACK) env)" && .build-release/release/cw-bench history
+
+## Worker replay of the realistic workloads vs pg_recvlogical, CPU and Redis time per change,
+## latency and RSS (needs the stack; a few minutes; `BENCH_ARGS=--quick` for a short run).
+bench-worker:
+	swift build -c release --scratch-path .build-release --product cw-bench
+	swift build -c release --scratch-path .build-release --product cache-warmer
+	eval "$$($(STACK) env)" && .build-release/release/cw-bench worker $(BENCH_ARGS)
 
 ## Regenerates the pgoutput fixtures from a throwaway PostgreSQL 15 cluster.
 fixtures:
