@@ -11,8 +11,9 @@ struct VerifyCommand: AsyncParsableCommand {
             Counts per entity: checked, equal, missing (no valid entry: not an error), stale (a valid
             entry whose content differs from the row) and deleted_live (a valid entry of a row that no
             longer exists). A difference seen while changes are in flight counts only if it is still
-            there once the worker's checkpoint has passed the LSN the row was read at (read again
-            then). --repair replaces each stale entry by an invalidation marker at that LSN, so the
+            there once the worker's checkpoint has passed the LSN the row was read at and the row
+            was read at or above the entry's version (read again then; a difference whose entry
+            stays newer than what the reader can give is reported as unsettled, not stale). --repair replaces each stale entry by an invalidation marker at that LSN, so the
             next read refills it from the database.
             Cached queries are checked for the parameter sets of their warm.sql and their hot set
             (entry, then the result read from a reader or the writer); their other entries are
@@ -67,11 +68,13 @@ struct VerifyCommand: AsyncParsableCommand {
         } else {
             print("epoch \(report.epoch)")
             for counts in report.entities {
-                print("\(counts.name): checked \(counts.checked), equal \(counts.equal), missing \(counts.missing), stale \(counts.stale), deleted_live \(counts.deletedLive)" + (repair ? ", repaired \(counts.repaired)" : ""))
+                print("\(counts.name): checked \(counts.checked), equal \(counts.equal), missing \(counts.missing), stale \(counts.stale), deleted_live \(counts.deletedLive)"
+                    + (counts.unsettled > 0 ? ", unsettled \(counts.unsettled)" : "") + (repair ? ", repaired \(counts.repaired)" : ""))
                 for key in counts.staleKeys { print("  stale: \(key)") }
             }
             for counts in report.queries {
-                print("\(counts.name) (query): checked \(counts.checked) parameter sets, equal \(counts.equal), missing \(counts.missing), stale \(counts.stale), unverified entries \(counts.unverified)" + (repair ? ", repaired \(counts.repaired)" : ""))
+                print("\(counts.name) (query): checked \(counts.checked) parameter sets, equal \(counts.equal), missing \(counts.missing), stale \(counts.stale), unverified entries \(counts.unverified)"
+                    + (counts.unsettled > 0 ? ", unsettled \(counts.unsettled)" : "") + (repair ? ", repaired \(counts.repaired)" : ""))
                 for key in counts.staleKeys { print("  stale: \(key)") }
             }
         }

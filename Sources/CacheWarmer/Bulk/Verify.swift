@@ -47,6 +47,9 @@ public struct VerifyCounts: Sendable, Codable, Hashable {
     /// Cached query entries whose parameters verify does not know (neither a row of `warm.sql`
     /// nor in the hot set), so they could not be checked.
     public var unverified = 0
+    /// Differences whose entry stayed newer than any row read the reader could give within the
+    /// waits (a reader lagging behind the worker): not evidence of staleness, not counted as stale.
+    public var unsettled = 0
 }
 
 /// The outcome of a verify.
@@ -113,6 +116,9 @@ public final class Verify: Sendable {
         var lsn: LSN
         var deleted: Bool
         var counted = false
+        /// The entry was newer than the row read it was compared with (and not above the
+        /// writer's WAL, which no real version exceeds): no evidence yet.
+        var unsettled = false
     }
 
     private func verify(_ entity: EntityConfiguration, epoch: Int64, types: PostgresTypes, redis: RedisClient) async throws -> VerifyCounts {
@@ -126,14 +132,17 @@ public final class Verify: Sendable {
         var (counts, suspects) = try await rowsPass
         suspects += try await entriesPass
 
-        // Differences seen while changes were in flight are read again once the worker caught up.
+        // Differences seen while changes were in flight are read again once the reader and the
+        // worker caught up with each other.
         var round = 0
         while !suspects.isEmpty && round < options.rounds {
             round += 1
-            let target = suspects.map(\.lsn).max() ?? .zero
-            _ = try await context.waitForCheckpoint(redis, to: target, limit: options.settleWait)
             suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader, counts: &counts)
         }
+        for suspect in suspects where suspect.unsettled {
+            counts.unsettled += 1
+        }
+        suspects.removeAll { $0.unsettled }
         for suspect in suspects {
             if suspect.deleted { counts.deletedLive += 1 } else { counts.stale += 1 }
             if counts.staleKeys.count < 20 { counts.staleKeys.append(suspect.entry) }
@@ -353,15 +362,31 @@ public final class Verify: Sendable {
     }
 
     /// Reads the suspects' rows and entries again; returns those still different.
-    /// Settled differences of counted rows are added to `counts` as equal or missing.
+    /// Reads the suspects' rows and entries again; returns those still different. A difference
+    /// is evidence only when the row was read at or above the entry's version (else the entry may
+    /// simply be newer than a lagging reader) and the worker's checkpoint passed that read: so the
+    /// entries are looked at first, the reader is given time to replay their versions (capped at
+    /// the writer's WAL: a version above it is no real version), the rows are read, the
+    /// checkpoint is waited for up to the writer's WAL after that read (the rows' version is only
+    /// a lower bound of their snapshot), and the entries are read again. Settled differences of counted
+    /// rows are added to `counts` as equal or missing.
     private func recheck(
         _ suspects: [Suspect], scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader,
         counts: inout VerifyCounts
     ) async throws -> [Suspect] {
         var remaining: [Suspect] = []
+        let writerWAL = await (try? Setup.currentWAL(context.configuration)) ?? LSN(UInt64.max)
         for start in stride(from: 0, to: suspects.count, by: 500) {
             let batch = Array(suspects[start..<min(start + 500, suspects.count)])
+            let before = try await readEntries(batch.map(\.entry), fence: fence, commands: commands, redis: redis)
+            let target = zip(batch, before).map { suspect, read in max(suspect.lsn, min(read.lsn ?? .zero, writerWAL)) }.max() ?? .zero
+            _ = try await context.waitForReplay(reader, to: target, limit: options.settleWait)
             let rows = try await offPool { try reader.read(scan.select(keys: batch.map(\.key))) }
+            let version = rows.lsn ?? .zero
+            // The rows' version is a lower bound (the data statement's snapshot may be later):
+            // the worker must have applied up to the writer's WAL as it is now, above any of it.
+            let upper = await (try? Setup.currentWAL(context.configuration)) ?? version
+            _ = try await context.waitForCheckpoint(redis, to: max(upper, version), limit: options.settleWait)
             var byEntry: [String: String] = [:]
             for row in rows.rows {
                 if let entry = try? scan.entryKey(row.key, keys: commands.keys) { byEntry[entry] = row.json }
@@ -371,7 +396,8 @@ public final class Verify: Sendable {
                 let row = byEntry[suspect.entry]
                 switch compare(read, row: row) {
                 case .different:
-                    remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil, counted: suspect.counted))
+                    let newer = (read.lsn ?? .zero) > version && (read.lsn ?? .zero) <= writerWAL
+                    remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil, counted: suspect.counted, unsettled: newer))
                 case .equal where suspect.counted: counts.equal += 1
                 case .missing where suspect.counted: counts.missing += 1
                 case .equal, .missing: break

@@ -14,6 +14,8 @@ extension Verify {
         var parameters: CanonicalParameters
         var entry: String
         var lsn: LSN
+        /// The entry was newer than the result it was compared with: no evidence yet.
+        var unsettled = false
     }
 
     /// Checks a cached query's entries for the parameter sets verify knows (its `warm.sql` rows
@@ -35,23 +37,27 @@ extension Verify {
             switch try await compare(query, parameters, entry: entry, name: name, commands: commands, read: read, redis: redis) {
             case .equal: counts.equal += 1
             case .missing: counts.missing += 1
-            case .different(let lsn): suspects.append(QuerySuspect(parameters: parameters, entry: entry, lsn: lsn))
+            case .different(let lsn, let newer): suspects.append(QuerySuspect(parameters: parameters, entry: entry, lsn: lsn, unsettled: newer))
             }
         }
         var round = 0
         while !suspects.isEmpty && round < options.rounds {
             round += 1
-            _ = try await context.waitForCheckpoint(redis, to: suspects.map(\.lsn).max() ?? .zero, limit: options.settleWait)
+            // Result versions are lower bounds: wait until the worker applied up to the writer's WAL.
+            let upper = await (try? Setup.currentWAL(context.configuration)) ?? .zero
+            _ = try await context.waitForCheckpoint(redis, to: max(upper, suspects.map(\.lsn).max() ?? .zero), limit: options.settleWait)
             var remaining: [QuerySuspect] = []
             for suspect in suspects {
                 switch try await compare(query, suspect.parameters, entry: suspect.entry, name: name, commands: commands, read: read, redis: redis) {
                 case .equal: counts.equal += 1
                 case .missing: counts.missing += 1
-                case .different(let lsn): remaining.append(QuerySuspect(parameters: suspect.parameters, entry: suspect.entry, lsn: lsn))
+                case .different(let lsn, let newer): remaining.append(QuerySuspect(parameters: suspect.parameters, entry: suspect.entry, lsn: lsn, unsettled: newer))
                 }
             }
             suspects = remaining
         }
+        counts.unsettled = suspects.filter(\.unsettled).count
+        suspects.removeAll { $0.unsettled }
         for suspect in suspects {
             counts.stale += 1
             if counts.staleKeys.count < 20 { counts.staleKeys.append("\(suspect.entry) \(suspect.parameters.json)") }
@@ -60,7 +66,7 @@ extension Verify {
         counts.unverified = try await unknownEntries(name, known: Set(sets.map { commands.keys.derived(name, $0) }), redis: redis)
         context.logger.info("verified", metadata: [
             "query": "\(query.name)", "checked": "\(counts.checked)", "equal": "\(counts.equal)", "missing": "\(counts.missing)",
-            "stale": "\(counts.stale)", "unverified": "\(counts.unverified)",
+            "stale": "\(counts.stale)", "unverified": "\(counts.unverified)", "unsettled": "\(counts.unsettled)",
         ])
         return counts
     }
@@ -70,7 +76,9 @@ extension Verify {
 
     private enum QueryComparison {
         case equal, missing
-        case different(LSN)
+        /// At the result's version; `newer`: the entry's version is above it (and not above the
+        /// writer's WAL), so the difference is no evidence yet.
+        case different(LSN, newer: Bool)
     }
 
     private func compare(
@@ -88,7 +96,9 @@ extension Verify {
         if let value = fresh.value, let left = try? CanonicalJSON.parse(payload), let right = try? CanonicalJSON.parse(value), left == right {
             return .equal
         }
-        return .different(lsn)
+        let entryVersion = cached.lsn ?? .zero
+        let writerWAL = await (try? Setup.currentWAL(context.configuration)) ?? LSN(UInt64.max)
+        return .different(lsn, newer: entryVersion > lsn && entryVersion <= writerWAL)
     }
 
     /// The fences a read of this entry passes, as the read library names them: the query fence
