@@ -7,7 +7,8 @@ FUZZ_SCRATCH := .build-fuzz
 CHAOS_FAULTS ?= 20
 
 .PHONY: demo test stack-up stack-down build unit-and-integration fuzz fuzz-build bench bench-decode fixtures \
-	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short bench-history bench-worker
+	deploy-check deploy-image-check deploy-image-check-if-changed release-static chaos chaos-short bench-history bench-worker \
+	bench-build bench-stream bench-redis bench-reads bench-resync
 
 ## Sets everything up (packages, local Postgres primary + replica + Redis) and runs the demo:
 ## the worker streaming while a writer changes orders and products, with a live view.
@@ -80,22 +81,30 @@ deploy-image-check-if-changed:
 	else $(MAKE) deploy-image-check; fi
 
 ## Benchmarks (release build): each prints a table and writes JSON under bench-results/.
-bench: bench-decode
+## `make bench` runs every one (the stack must be up for all but decode).
+bench: bench-decode bench-stream bench-redis bench-reads bench-worker bench-resync bench-history
 
-bench-decode:
-	swift build -c release --product cw-bench
-	.build/release/cw-bench decode
+bench-build:
+	swift build -c release --scratch-path .build-release --product cw-bench
+	swift build -c release --scratch-path .build-release --product cache-warmer
+
+bench-decode: bench-build
+	.build-release/release/cw-bench decode
+
+bench-stream bench-redis bench-reads: bench-build
+	eval "$$($(STACK) env)" && .build-release/release/cw-bench $(@:bench-%=%)
+
+## Resync and verify --all of 1M rows from the replica vs COPY of to_jsonb on it.
+bench-resync: bench-build
+	eval "$$($(STACK) env)" && .build-release/release/cw-bench resync --binary .build-release/release/cache-warmer
 
 ## Replay from the history window vs pg_recvlogical over the same range (needs the stack).
-bench-history:
-	swift build -c release --scratch-path .build-release --product cw-bench
+bench-history: bench-build
 	eval "$$($(STACK) env)" && .build-release/release/cw-bench history
 
 ## Worker replay of the realistic workloads vs pg_recvlogical, CPU and Redis time per change,
 ## latency and RSS (needs the stack; a few minutes; `BENCH_ARGS=--quick` for a short run).
-bench-worker:
-	swift build -c release --scratch-path .build-release --product cw-bench
-	swift build -c release --scratch-path .build-release --product cache-warmer
+bench-worker: bench-build
 	eval "$$($(STACK) env)" && .build-release/release/cw-bench worker $(BENCH_ARGS)
 
 ## Regenerates the pgoutput fixtures from a throwaway PostgreSQL 15 cluster.
