@@ -2,7 +2,7 @@ import RedisCache
 
 /// The result of `fill-if-not-stale`; every refusal leaves Redis unchanged, and the reader
 /// still returns the data it read (it just does not cache it).
-public enum FillOutcome: Hashable, Sendable {
+public enum FillOutcome: Hashable, Sendable, CustomStringConvertible {
     /// The entry now holds the fill.
     case filled
     /// The stored entry or tombstone has a version >= the fill's (ties refuse).
@@ -38,6 +38,19 @@ public enum FillOutcome: Hashable, Sendable {
         case -2: self = .refusedByFence
         case -3: self = .refusedByFloor
         default: throw ScriptReply.unexpected(reply, script)
+        }
+    }
+}
+
+extension FillOutcome {
+    /// What the script decided, for people (`get`, logs).
+    public var description: String {
+        switch self {
+        case .filled: "filled"
+        case .refusedByEntry: "refused: the cache holds this version or a newer one"
+        case .refusedByEpoch: "refused: the epoch is no longer current"
+        case .refusedByFence: "refused: a fence above the read's version"
+        case .refusedByFloor: "refused: below the epoch's floor or the worker's checkpoint"
         }
     }
 }

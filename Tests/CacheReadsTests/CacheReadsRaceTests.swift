@@ -162,6 +162,8 @@ extension CacheReadsTests {
 
     static func describe(_ fill: FillResult?) -> String {
         switch fill {
+        case .outcome(.filled)?: "outcome(filled)"
+        case .outcome(.refusedByFence)?: "outcome(refusedByFence)"
         case .outcome(let outcome)?: "outcome(\(outcome))"
         case .skipped(let reason)?: "skipped(\(reason))"
         case nil: "-"
