@@ -158,6 +158,18 @@ import Testing
         #expect(batch.rows["cw:order:9"]?.write == .tombstone)
     }
 
+    @Test func aFullIdentityTableWhoseKeyIsAUniqueIndexLeavesTombstones() throws {
+        var batch = WriteBatch()
+        let planner = try ChangePlanner(configuration: Self.configuration(), uniqueKeys: [TableName(schema: "public", name: "Order")])
+        for change: RowChange in [
+            .insert(Self.orderFull, new: Self.tuple("7", "1", "x")),
+            .delete(Self.orderFull, old: .full(Self.tuple("7", "1", "x"))),
+        ] {
+            planner.plan(change, lsn: LSN(0x100), into: &batch)
+        }
+        #expect(batch.rows["cw:order:7"]?.write == .tombstone, "the catalog showed the key unique at every step")
+    }
+
     @Test func aKeyThatIsOnlyPartOfTheIdentityIsNotTakenAsUnique() throws {
         let orderByTenant = RelationMessage(
             oid: 1, namespace: "public", name: "Order", replicaIdentity: UInt8(ascii: "i"),

@@ -110,13 +110,16 @@ import Testing
     }
 
     /// Under a plain (immediate) primary key, a row inserted or moved and then deleted in the same
-    /// transaction leaves a tombstone, not a miss: no other row can have stood at its key.
-    @Test func aRowInsertedThenDeletedInOneTransactionLeavesATombstone() async throws {
+    /// transaction leaves a tombstone, not a miss: no other row can have stood at its key. Also
+    /// under REPLICA IDENTITY FULL, where the worker learns the key's index from the catalog.
+    @Test(arguments: ["DEFAULT", "FULL"])
+    func aRowInsertedThenDeletedInOneTransactionLeavesATombstone(identity: String) async throws {
         let table = StackEnvironment.uniqueName("t_once")
         let writer = try StackEnvironment.writerConnection()
         try writer.execute(
             """
             CREATE TABLE \(table) (id int PRIMARY KEY, note text NOT NULL);
+            ALTER TABLE \(table) REPLICA IDENTITY \(identity);
             CREATE PUBLICATION \(table)_pub FOR TABLE \(table);
             """)
         defer { _ = try? writer.execute("DROP PUBLICATION IF EXISTS \(table)_pub; DROP TABLE \(table)") }

@@ -12,6 +12,8 @@ public struct ChangePlanner: Sendable {
         var name: EntityName
         /// True when rows cannot be rendered from the WAL (e.g. generated columns): invalidate only.
         var forceInvalidate: Bool
+        /// True when the catalog showed the key to be exactly a unique, immediate index's columns.
+        var keyIsUnique = false
     }
 
     struct Dependent: Sendable {
@@ -33,13 +35,20 @@ public struct ChangePlanner: Sendable {
     /// Builds the lookup tables; throws when a configured name is not a valid cache name.
     ///
     /// - Parameter invalidateOnly: tables whose rows must never be written through.
-    public init(configuration: WorkerConfiguration, types: PostgresTypes = .builtin, invalidateOnly: Set<TableName> = []) throws(CacheContractError) {
+    /// - Parameter uniqueKeys: tables whose entity key is exactly the columns of a unique,
+    ///   immediate, non-partial index (read from the catalog at start; a FULL replica identity
+    ///   does not show it in the Relation message): no two rows hold one key at any point of a
+    ///   transaction. An index dropped while streaming is not followed.
+    public init(
+        configuration: WorkerConfiguration, types: PostgresTypes = .builtin, invalidateOnly: Set<TableName> = [], uniqueKeys: Set<TableName> = []
+    ) throws(CacheContractError) {
         keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         self.types = types
         maxEntryBytes = configuration.maxEntryBytes
         for entity in configuration.entities {
             entities[entity.table] = Entity(
-                configuration: entity, name: try EntityName(entity.name), forceInvalidate: invalidateOnly.contains(entity.table))
+                configuration: entity, name: try EntityName(entity.name), forceInvalidate: invalidateOnly.contains(entity.table),
+                keyIsUnique: uniqueKeys.contains(entity.table))
         }
         for query in configuration.queries {
             let name = try CacheName(query.name)
@@ -195,13 +204,15 @@ public struct ChangePlanner: Sendable {
         }
     }
 
-    /// True when the entity key is exactly the replica identity index's columns (REPLICA
+    /// True when the catalog showed the key to be a unique, immediate index's columns, or when
+    /// the entity key is exactly the replica identity index's columns (REPLICA
     /// IDENTITY DEFAULT or USING INDEX): Postgres only takes a unique, non-partial, immediate
     /// (not DEFERRABLE) index as the identity, so no two rows hold the key at any point of a
     /// transaction's WAL. A FULL identity flags every column and proves nothing. Source: the
     /// Postgres documentation, ALTER TABLE ... REPLICA IDENTITY, and the Relation message's
     /// per-column flags (Logical Replication Message Formats).
     static func keyIsImmediatelyUnique(_ entity: Entity, _ relation: RelationMessage) -> Bool {
+        if entity.keyIsUnique { return true }
         guard relation.replicaIdentity == UInt8(ascii: "d") || relation.replicaIdentity == UInt8(ascii: "i") else { return false }
         // The identity's names and the key's, compared as sets (without building any: this runs per row).
         let key = entity.configuration.key

@@ -11,6 +11,9 @@ struct DatabaseCheck: Sendable {
     var currentWAL: LSN
     var types: PostgresTypes
     var invalidateOnly: Set<TableName>
+    /// Entity tables whose key is exactly the columns of a unique, immediate, non-partial index
+    /// (see ``ChangePlanner/init(configuration:types:invalidateOnly:uniqueKeys:)``).
+    var uniqueKeys: Set<TableName>
     /// The configured tables as the catalog describes them now.
     var tables: [TableName: TableRequirements.TableState]
 
@@ -32,8 +35,13 @@ struct DatabaseCheck: Sendable {
                 invalidateOnly.insert(entity.table)
                 logger.warning("table has generated columns, which the WAL does not carry: its entries are invalidated, not written through", metadata: ["table": "\(entity.table.spelling)"])
             }
+            var uniqueKeys: Set<TableName> = []
+            for entity in configuration.entities {
+                guard let state = tables[entity.table] else { continue }
+                if state.candidateIndexes.contains(where: { Set($0.columns) == Set(entity.key) }) { uniqueKeys.insert(entity.table) }
+            }
             let wal = LSN(try connection.execute("SELECT pg_current_wal_lsn()").scalar ?? "") ?? .zero
-            return DatabaseCheck(slot: slot, currentWAL: wal, types: types, invalidateOnly: invalidateOnly, tables: tables)
+            return DatabaseCheck(slot: slot, currentWAL: wal, types: types, invalidateOnly: invalidateOnly, uniqueKeys: uniqueKeys, tables: tables)
         }
     }
 }

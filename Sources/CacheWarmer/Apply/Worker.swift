@@ -122,7 +122,7 @@ public final class Worker: Sendable {
             summary.epoch = start.epoch
             if start.checkpoint == nil { epochBegan(start.epoch) } else { epochContinued(start.epoch) }
             let planner = try ChangePlanner(
-                configuration: configuration, types: database.types, invalidateOnly: database.invalidateOnly)
+                configuration: configuration, types: database.types, invalidateOnly: database.invalidateOnly, uniqueKeys: database.uniqueKeys)
             do {
                 try await stream(options, writer: writer, database: database, planner: planner, applier: applier, start: start, summary: &summary)
                 return summary
