@@ -11,7 +11,12 @@ REDIS="redis-cli -h 127.0.0.1 -p $STACK_REDIS_PORT"
 PSQL="psql -X -q -v ON_ERROR_STOP=1 $DB_WRITER_URL"
 
 echo "== setup: publication and slot on the writer"
-"$BIN" setup --config deploy/cache-warmer.yaml
+if ! "$BIN" setup --config deploy/cache-warmer.yaml; then
+    # A demo slot left by an earlier run may have lost its WAL (other work on the stack wrote
+    # past max_slot_wal_keep_size): the demo starts over with a new slot and a new cache epoch.
+    echo "== the demo's slot is unusable: recreating it (a new cache epoch; the warm-up refills the cache)"
+    "$BIN" setup --recreate-slot --config deploy/cache-warmer.yaml
+fi
 
 echo "== starting the worker (log: $LOG, metrics: http://127.0.0.1:9187/metrics)"
 "$BIN" run --config deploy/cache-warmer.yaml >"$LOG" 2>&1 &
