@@ -392,11 +392,13 @@ public final class Verify: Sendable {
                 if let entry = try? scan.entryKey(row.key, keys: commands.keys) { byEntry[entry] = row.json }
             }
             let reads = try await readEntries(batch.map(\.entry), fence: fence, commands: commands, redis: redis)
+            // Entries written meanwhile are above the WAL position read before: read it again.
+            let walNow = await (try? Setup.currentWAL(context.configuration)) ?? LSN(UInt64.max)
             for (suspect, read) in zip(batch, reads) {
                 let row = byEntry[suspect.entry]
                 switch compare(read, row: row) {
                 case .different:
-                    let newer = (read.lsn ?? .zero) > version && (read.lsn ?? .zero) <= writerWAL
+                    let newer = (read.lsn ?? .zero) > version && (read.lsn ?? .zero) <= walNow
                     remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil, counted: suspect.counted, unsettled: newer))
                 case .equal where suspect.counted: counts.equal += 1
                 case .missing where suspect.counted: counts.missing += 1
