@@ -96,6 +96,22 @@ import Testing
         try await verifiedAndStopped(harness, rows: rows, worker: worker)
     }
 
+    /// A deployment without replicas names the primary as its reader: the warm-up finds it is
+    /// no standby and reads the writer with its versioning procedure instead of failing.
+    @Test func aReaderURLNamingThePrimaryWarmsFromTheWriter() async throws {
+        let rows = 500
+        let harness = try await WarmHarness(rows: rows, inProcessWorker: false)
+        let log = harness.directory + "/run.log"
+        let worker = try StackEnvironment.spawn(
+            [WorkerProcessTests.binary, "run", "--config", harness.config, "--reader-url", try StackEnvironment.require("DB_WRITER_URL")], output: log)
+        defer { kill(worker, SIGKILL) }
+        let finished = try await eventually(within: 90) { warmUpRecord(harness)?.last == "1" }
+        #expect(finished, "the warm-up finished: \(Self.tail(log))")
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("reader_url is not a standby; reading the writer instead"), "\(Self.tail(log))")
+        try await verifiedAndStopped(harness, rows: rows, worker: worker)
+    }
+
     /// Every row is warm (`verify --all`), then the worker stops on SIGTERM with status 0.
     private func verifiedAndStopped(_ harness: WarmHarness, rows: Int, worker: pid_t) async throws {
         let verified = try await harness.cli(["verify", "--all", "--json"])

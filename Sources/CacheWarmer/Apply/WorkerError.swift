@@ -15,6 +15,9 @@ public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidConfiguration = "invalid-configuration"
         /// A reader did not replay far enough within the wait (replica lag): try again later.
         case replicaLag = "replica-lag"
+        /// The reader URL names a server that is not a standby (no replay position to version
+        /// reads with): read the writer with its procedure instead.
+        case notAStandby = "not-a-standby"
     }
 
     /// The kind of failure.

@@ -214,7 +214,7 @@ public final class Resync: Sendable {
         do {
             while reading != nil || !filling.isEmpty {
                 if let current = reading {
-                    let chunk = try await current.value
+                    let chunk = try await Self.value(of: current)
                     let last = chunk.rows.last?.key
                     let isLast = chunk.rows.count < chunkRows
                     reading = isLast ? nil : readTask(scan, reader: reader, redis: metaRedis, after: last, rows: chunkRows)
@@ -224,7 +224,7 @@ public final class Resync: Sendable {
                 }
                 guard filling.count >= Self.fillsInFlight || (reading == nil && !filling.isEmpty) else { continue }
                 let done = filling.removeFirst()
-                var counts = try await done.task.value
+                var counts = try await Self.value(of: done.task)
                 try await retryRefused(&counts, scan: scan, commands: commands, redis: redis, reader: retryReader, epoch: epoch)
                 rowsDone += done.rows
                 try await savePosition(redis, position: (positionKey, scope, done.last, rowsDone, done.isLast), ttl: commands.ttl.entry, epoch: epoch)
@@ -312,6 +312,12 @@ public final class Resync: Sendable {
         var newer = 0
         var skipped = 0
         var refused: [[String]] = []
+    }
+
+    /// A task's value; cancelling the caller cancels the task too (an unstructured task does not
+    /// inherit cancellation, and a stopping worker must not wait out a chunk's replay wait).
+    static func value<T: Sendable>(of task: Task<T, any Error>) async throws -> T {
+        try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 
     /// Chunks whose fills are in Redis at once. One: a killed resync then reads at most one

@@ -62,9 +62,14 @@ final class VersionedReader: @unchecked Sendable {
         connection = nil
     }
 
-    /// The reader's replay LSN now (nil on a primary).
+    /// The reader's replay LSN now; throws ``WorkerError/Code/notAStandby`` on a primary. A
+    /// primary that went through crash recovery still answers `pg_last_wal_replay_lsn()` with
+    /// the last record it replayed then (Postgres documentation, Recovery Information
+    /// Functions), so `pg_is_in_recovery()` is what tells.
     func replayLSN() throws -> LSN? {
-        try open().execute("SELECT pg_last_wal_replay_lsn()::text").scalar.flatMap { LSN($0) }
+        let row = try open().execute("SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END").rows.first
+        guard let text = row?.first ?? nil else { throw Self.notStandby(target) }
+        return LSN(text)
     }
 
     /// Runs `select` in a versioned transaction and returns its rows: the first column is the
@@ -76,7 +81,7 @@ final class VersionedReader: @unchecked Sendable {
             switch source {
             case .reader:
                 let text = try connection.execute(
-                    "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT \(Self.localSettings), pg_last_wal_replay_lsn()::text"
+                    "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT \(Self.localSettings), CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END"
                 ).rows.first?.last ?? nil
                 guard let text, let lsn = LSN(text) else { throw Self.notStandby(target) }
                 version = lsn
@@ -120,6 +125,6 @@ final class VersionedReader: @unchecked Sendable {
     }
 
     static func notStandby(_ target: ConnectionString) -> WorkerError {
-        WorkerError(code: .invalidConfiguration, message: "\(target): pg_last_wal_replay_lsn() is null: not a standby (use --source writer to read the primary)")
+        WorkerError(code: .notAStandby, message: "\(target): not a standby (pg_is_in_recovery() is false): use --source writer to read the primary")
     }
 }

@@ -142,6 +142,12 @@ public final class WarmUpService: Service, Sendable {
             } catch is CancellationError {
                 logger.info("warm-up cancelled", metadata: ["epoch": "\(epoch)"])
                 return
+            } catch let error as WorkerError where error.code == .notAStandby && options.source == .reader {
+                // reader_url names the primary (a small deployment without replicas): read it
+                // with the writer's versioning procedure.
+                logger.notice("warm-up: reader_url is not a standby; reading the writer instead", metadata: ["epoch": "\(epoch)", "error": "\(error.message)"])
+                options.source = .writer
+                options.skipFinished = true
             } catch where Self.mayPass(error) {
                 // Pauses grow only while attempts make no progress.
                 if progress.items.reduce(0, { $0 + $1.rows }) > rowsBefore { attempt = 0 }
