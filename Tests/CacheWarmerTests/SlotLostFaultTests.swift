@@ -52,7 +52,8 @@ import Testing
         }
 
         func spawnWorker(log: String) throws -> pid_t {
-            try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config, "--writer-url", server.url], output: log)
+            // Its own server is also the reader (no standby: the warm-up reads it as the writer).
+            try StackEnvironment.spawn([WorkerProcessTests.binary, "run", "--config", config, "--writer-url", server.url, "--reader-url", server.url], output: log)
         }
 
         func slot() throws -> SlotState? {
@@ -125,6 +126,12 @@ import Testing
         #expect(try await eventually(within: 90) { scenario.cached(1)["epoch"] == newEpoch }, "\(workerLog)")
         #expect(scenario.cached(1)["row"]?.contains("after") == true)
         #expect(try scenario.harness.epoch() == newEpoch, "no second epoch at the worker's start")
+        // ... and warms it: setup recorded the new epoch's warm-up as begun.
+        let warmed = try await eventually(within: 90) {
+            let log = (try? String(contentsOfFile: workerLog, encoding: .utf8)) ?? ""
+            return log.contains("did not finish; resuming it") && log.contains("warm-up finished")
+        }
+        #expect(warmed, "\((try? String(contentsOfFile: workerLog, encoding: .utf8)) ?? "")")
         kill(worker, SIGTERM)
         #expect(StackEnvironment.waitForExit(worker, within: 30) == 0)
         await scenario.finish()

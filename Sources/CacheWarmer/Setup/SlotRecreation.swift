@@ -27,7 +27,8 @@ extension Setup {
     /// served (docs/cache-protocol.md section 8), and a floor at or after the new slot's start
     /// keeps a fill of data older than a change the worker will not see out of the cache. The
     /// checkpoint is set to the new slot's position under the new epoch, so the worker's start
-    /// procedure keeps this epoch instead of beginning another.
+    /// procedure keeps this epoch instead of beginning another; with `resync: on_new_epoch` the
+    /// epoch's warm-up is recorded as begun, so `run` warms it.
     public static func recreateSlot(_ configuration: WorkerConfiguration) async throws -> Recreation {
         let writer = try writerURL(configuration)
         guard let redisText = configuration.redisURL else {
@@ -61,6 +62,11 @@ extension Setup {
             throw WorkerError(code: .contractViolation, message: "\(redisURL): begin-epoch answered \(began)")
         }
         _ = try await redis.evaluate([commands.setCheckpoint(slotConfirmed, epoch: epoch)])
+        if configuration.resyncOnNewEpoch {
+            // The worker goes on in this epoch (it does not begin one): recorded as a warm-up
+            // begun and not finished, which `run` resumes.
+            _ = try await redis.command(["HSET", keys.warmUp, "epoch", String(epoch), "done", "0"])
+        }
         return Recreation(
             previousWALStatus: previousStatus, slotConfirmed: slotConfirmed, previousEpoch: previousEpoch, epoch: epoch,
             floor: max(floor, slotConfirmed))
