@@ -351,7 +351,13 @@ public final class Resync: Sendable {
             groupKeys.removeAll(keepingCapacity: true)
             groupBytes = 0
         }
+        let maxEntryBytes = context.configuration.maxEntryBytes
         for row in chunk.rows {
+            // Larger rows are not cached, as the worker makes them markers (memory.max_entry_bytes).
+            guard row.json.utf8.count <= maxEntryBytes else {
+                counts.skipped += 1
+                continue
+            }
             do {
                 group.append((try scan.entryKey(row.key, keys: commands.keys), row.json))
                 groupKeys.append(row.key)

@@ -135,9 +135,11 @@ public final class Verify: Sendable {
         // Differences seen while changes were in flight are read again once the reader and the
         // worker caught up with each other.
         var round = 0
-        while !suspects.isEmpty && round < options.rounds {
+        var stalled = false
+        while !suspects.isEmpty && round < options.rounds && !stalled {
             round += 1
-            suspects = try await recheck(suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader, counts: &counts)
+            suspects = try await recheck(
+                suspects, scan: scan, fence: fence, commands: commands, redis: redis, reader: reader, counts: &counts, stalled: &stalled)
         }
         for suspect in suspects where suspect.unsettled {
             counts.unsettled += 1
@@ -372,7 +374,7 @@ public final class Verify: Sendable {
     /// rows are added to `counts` as equal or missing.
     private func recheck(
         _ suspects: [Suspect], scan: EntityScan, fence: FenceKey, commands: CacheCommands, redis: RedisClient, reader: VersionedReader,
-        counts: inout VerifyCounts
+        counts: inout VerifyCounts, stalled: inout Bool
     ) async throws -> [Suspect] {
         var remaining: [Suspect] = []
         let writerWAL = await (try? Setup.currentWAL(context.configuration)) ?? LSN(UInt64.max)
@@ -386,7 +388,13 @@ public final class Verify: Sendable {
             // The rows' version is a lower bound (the data statement's snapshot may be later):
             // the worker must have applied up to the writer's WAL as it is now, above any of it.
             let upper = await (try? Setup.currentWAL(context.configuration)) ?? version
-            _ = try await context.waitForCheckpoint(redis, to: max(upper, version), limit: options.settleWait)
+            if !stalled, try await !context.waitForCheckpoint(redis, to: max(upper, version), limit: options.settleWait) {
+                // No worker applying (stopped, or far behind): the differences cannot settle.
+                stalled = true
+                context.logger.warning("verify: the worker's checkpoint did not reach the writer's WAL in time (is the worker running?); differences left unsettled", metadata: [
+                    "entity": "\(scan.name)", "wal": "\(max(upper, version))", "wait": "\(options.settleWait)",
+                ])
+            }
             var byEntry: [String: String] = [:]
             for row in rows.rows {
                 if let entry = try? scan.entryKey(row.key, keys: commands.keys) { byEntry[entry] = row.json }
@@ -398,7 +406,8 @@ public final class Verify: Sendable {
                 let row = byEntry[suspect.entry]
                 switch compare(read, row: row) {
                 case .different:
-                    let newer = (read.lsn ?? .zero) > version && (read.lsn ?? .zero) <= walNow
+                    let entryVersion = read.lsn ?? .zero
+                    let newer = entryVersion <= walNow && (stalled || entryVersion > version)
                     remaining.append(Suspect(key: suspect.key, entry: suspect.entry, lsn: rows.lsn ?? suspect.lsn, deleted: row == nil, counted: suspect.counted, unsettled: newer))
                 case .equal where suspect.counted: counts.equal += 1
                 case .missing where suspect.counted: counts.missing += 1

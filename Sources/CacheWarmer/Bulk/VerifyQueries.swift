@@ -45,7 +45,14 @@ extension Verify {
             round += 1
             // Result versions are lower bounds: wait until the worker applied up to the writer's WAL.
             let upper = await (try? Setup.currentWAL(context.configuration)) ?? .zero
-            _ = try await context.waitForCheckpoint(redis, to: max(upper, suspects.map(\.lsn).max() ?? .zero), limit: options.settleWait)
+            guard try await context.waitForCheckpoint(redis, to: max(upper, suspects.map(\.lsn).max() ?? .zero), limit: options.settleWait) else {
+                // No worker applying: the differences cannot settle.
+                context.logger.warning("verify: the worker's checkpoint did not reach the writer's WAL in time (is the worker running?); differences left unsettled", metadata: [
+                    "query": "\(query.name)", "wait": "\(options.settleWait)",
+                ])
+                for index in suspects.indices { suspects[index].unsettled = true }
+                break
+            }
             var remaining: [QuerySuspect] = []
             for suspect in suspects {
                 switch try await compare(query, suspect.parameters, entry: suspect.entry, name: name, commands: commands, read: read, redis: redis) {
