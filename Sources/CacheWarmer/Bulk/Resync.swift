@@ -211,6 +211,7 @@ public final class Resync: Sendable {
         }
         var reading: Task<VersionedRows, any Error>? = readTask(scan, reader: reader, redis: metaRedis, after: after, rows: chunkRows)
         var filling: [Filling] = []
+        var saving: Task<Void, any Error>?
         do {
             while reading != nil || !filling.isEmpty {
                 if let current = reading {
@@ -227,10 +228,16 @@ public final class Resync: Sendable {
                 var counts = try await Self.value(of: done.task)
                 try await retryRefused(&counts, scan: scan, commands: commands, redis: redis, reader: retryReader, epoch: epoch)
                 rowsDone += done.rows
-                try await savePosition(redis, position: (positionKey, scope, done.last, rowsDone, done.isLast), ttl: commands.ttl.entry, epoch: epoch)
+                // Saved while the next chunk's fill goes out (same connection, so in this order):
+                // Redis is not left idle for the round trip.
+                try await saving?.value
+                let position = (key: positionKey, scope: scope, after: done.last, rows: rowsDone, done: done.isLast)
+                saving = Task { [self] in try await savePosition(redis, position: position, ttl: commands.ttl.entry, epoch: epoch) }
                 progress.add(scan.entity.name, rows: done.rows, filled: counts.filled, alreadyNewer: counts.newer, skipped: counts.skipped + counts.refused.count)
             }
+            try await saving?.value
         } catch {
+            _ = try? await saving?.value
             reading?.cancel()
             _ = try? await reading?.value
             for pending in filling {
