@@ -111,6 +111,45 @@ import Testing
         try setup.execute("DROP PUBLICATION \(table)_pub; DROP TABLE \(table)")
     }
 
+    /// A row Postgres cannot render as JSON (`to_jsonb` of a `json` value holding `\u0000`)
+    /// is left out of resync and verify with a warning; the rest of its chunk is filled and
+    /// compared, and the chunks after it too.
+    @Test func aRowPostgresCannotRenderIsSkippedNotTheEntity() async throws {
+        let table = StackEnvironment.uniqueName("t_json")
+        let setup = try StackEnvironment.writerConnection()
+        try setup.execute("""
+            CREATE TABLE \(table) (id int PRIMARY KEY, js json);
+            INSERT INTO \(table) SELECT g, json_build_object('n', g) FROM generate_series(1, 9) g;
+            UPDATE \(table) SET js = '"\\u0000"' WHERE id IN (3, 5);
+            CREATE PUBLICATION \(table)_pub FOR TABLE \(table)
+            """)
+        let harness = try WorkerHarness { configuration in
+            configuration.publication = "\(table)_pub"
+            configuration.entities = [EntityConfiguration(name: "doc", table: TableName(schema: "public", name: table))]
+            configuration.queries = []
+        }
+        let run = harness.start()
+        #expect(try await eventually(within: 90) { (try? harness.checkpoint()) != nil })
+        let written = try harness.currentWAL()
+        let reader = try PostgresConnection(try StackEnvironment.reader())
+        #expect(try await eventually { LSN(try reader.execute("SELECT pg_last_wal_replay_lsn()::text").scalar ?? "").map { $0 >= written } == true })
+        var options = ResyncOptions()
+        options.names = ["doc"]
+        options.chunkRows = 4
+        let report = try await Resync(configuration: harness.configuration, options: options, logger: WarmHarness.logger).run()
+        let item = try #require(report.items.first)
+        #expect(item.rows == 9 && item.filled == 7 && item.skipped == 2, "\(item)")
+        var verifyOptions = VerifyOptions()
+        verifyOptions.names = ["doc"]
+        verifyOptions.chunkRows = 4
+        let counts = try #require(try await Verify(configuration: harness.configuration, options: verifyOptions, logger: WarmHarness.logger).run().entities.first)
+        #expect(counts.equal == 7 && counts.unverified == 2 && counts.stale == 0, "\(counts)")
+        harness.worker.shutDown()
+        _ = try await run.value
+        await harness.cleanUp()
+        try setup.execute("DROP PUBLICATION \(table)_pub; DROP TABLE \(table)")
+    }
+
     @Test func aNewEpochStartsTheResyncOver() async throws {
         let harness = try await WarmHarness(rows: 5000)
         _ = try await harness.resync { $0.chunkRows = 1000 }

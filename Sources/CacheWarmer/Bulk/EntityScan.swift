@@ -68,6 +68,13 @@ public struct EntityScan: Sendable {
         return "SELECT to_jsonb(t)::text, \(keyTexts) FROM \(source) t\(condition(after: last)) ORDER BY \(keyList) LIMIT \(rows)"
     }
 
+    /// The keys of the chunk ``chunkSelect(after:rows:)`` reads, without rendering its rows
+    /// (an empty first column, then the key columns as text).
+    func chunkKeysSelect(after last: [String]?, rows: Int) -> String {
+        let keyTexts = entity.key.map { "t.\(Self.quote($0))::text" }.joined(separator: ", ")
+        return "SELECT '', \(keyTexts) FROM \(source) t\(condition(after: last)) ORDER BY \(keyList) LIMIT \(rows)"
+    }
+
     /// The rows whose keys are among `keys` (raw key texts), as in ``chunkSelect``.
     func select(keys: [[String]]) -> String {
         let keyTexts = entity.key.map { "t.\(Self.quote($0))::text" }.joined(separator: ", ")

@@ -216,12 +216,12 @@ public final class Resync: Sendable {
             while reading != nil || !filling.isEmpty {
                 if let current = reading {
                     let chunk = try await Self.value(of: current)
-                    let last = chunk.rows.last?.key
-                    let isLast = chunk.rows.count < chunkRows
+                    let last = chunk.lastKey
+                    let isLast = chunk.scanned < chunkRows
                     reading = isLast ? nil : readTask(scan, reader: reader, redis: metaRedis, after: last, rows: chunkRows)
                     let task = Task { [self] in try await fill(chunk, scan: scan, commands: commands, redis: redis, epoch: epoch) }
                     after = last ?? after
-                    filling.append(Filling(task: task, last: after, rows: chunk.rows.count, isLast: isLast))
+                    filling.append(Filling(task: task, last: after, rows: chunk.scanned, isLast: isLast))
                 }
                 guard filling.count >= Self.fillsInFlight || (reading == nil && !filling.isEmpty) else { continue }
                 let done = filling.removeFirst()
@@ -284,7 +284,7 @@ public final class Resync: Sendable {
             while true {
                 let chunk: VersionedRows
                 do {
-                    chunk = try await offPool { try reader.read(scan.chunkSelect(after: after, rows: rows)) }
+                    chunk = try await offPool { try reader.readChunk(scan, after: after, rows: rows) }
                 } catch let error as PostgresError where error.code == .connectionLost && attempt < 3 {
                     attempt += 1
                     reader.reset()
@@ -339,6 +339,10 @@ public final class Resync: Sendable {
 
     private func fill(_ chunk: VersionedRows, scan: EntityScan, commands: CacheCommands, redis: RedisClient, epoch: Int64) async throws -> FillCounts {
         var counts = FillCounts()
+        for key in chunk.unreadable {
+            counts.skipped += 1
+            context.logger.warning("resync: Postgres cannot render this row as JSON (to_jsonb); not cached", metadata: ["entity": "\(scan.name)", "key": "\(key)"])
+        }
         guard let lsn = chunk.lsn else {
             counts.skipped = chunk.rows.count
             return counts

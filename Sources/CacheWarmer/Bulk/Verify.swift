@@ -45,7 +45,8 @@ public struct VerifyCounts: Sendable, Codable, Hashable {
     /// Some stale keys, for the report.
     public var staleKeys: [String] = []
     /// Cached query entries whose parameters verify does not know (neither a row of `warm.sql`
-    /// nor in the hot set), so they could not be checked.
+    /// nor in the hot set), and entity rows Postgres cannot render as JSON (`to_jsonb` refuses
+    /// e.g. a `json` value holding `\u0000`): they could not be checked.
     public var unverified = 0
     /// Differences whose entry stayed newer than any row read the reader could give within the
     /// waits (a reader lagging behind the worker): not evidence of staleness, not counted as stale.
@@ -166,8 +167,11 @@ public final class Verify: Sendable {
         let chunkRows = options.sample.map { min($0, 100_000) } ?? options.chunkRows
         let sample = options.sample != nil
         func read(after: [String]?) -> Task<VersionedRows, any Error> {
-            let select = sample ? scan.sampleSelect(rows: chunkRows) : scan.chunkSelect(after: after, rows: chunkRows)
-            return Task { try await offPool { try reader.read(select) } }
+            if sample {
+                let select = scan.sampleSelect(rows: chunkRows)
+                return Task { try await offPool { try reader.read(select) } }
+            }
+            return Task { try await offPool { try reader.readChunk(scan, after: after, rows: chunkRows) } }
         }
         // The next chunk is read from the database while two chunks' entries are read from Redis.
         var reading: Task<VersionedRows, any Error>? = read(after: nil)
@@ -176,8 +180,14 @@ public final class Verify: Sendable {
             while reading != nil || !checking.isEmpty {
                 if let current = reading {
                     let chunk = try await current.value
-                    let isLast = sample || chunk.rows.count < chunkRows
-                    reading = isLast ? nil : read(after: chunk.rows.last?.key)
+                    let isLast = sample || chunk.scanned < chunkRows
+                    reading = isLast ? nil : read(after: chunk.lastKey)
+                    if !chunk.unreadable.isEmpty {
+                        counts.unverified += chunk.unreadable.count
+                        context.logger.warning("verify: Postgres cannot render rows as JSON (to_jsonb); not compared", metadata: [
+                            "entity": "\(scan.name)", "keys": "\(chunk.unreadable.prefix(5))", "rows": "\(chunk.unreadable.count)",
+                        ])
+                    }
                     guard let lsn = chunk.lsn else {
                         throw WorkerError(code: .invalidConfiguration, message: "\(context.target): no version for the rows read (writer wait timed out)")
                     }

@@ -21,6 +21,41 @@ struct VersionedRows: Sendable {
     /// The worker's checkpoint (or the epoch's floor) read before the rows: their fills must
     /// not go below it (the eviction rule).
     var minimum: LSN = .zero
+    /// Keys of rows the chunk held that Postgres could not render (see ``readChunk``).
+    var unreadable: [[String]] = []
+    /// The chunk's last key in key order when it was read row by row (unreadable rows included).
+    var keysLastKey: [String]?
+    /// The chunk's last key in key order, for the next chunk's keyset condition.
+    var lastKey: [String]? { keysLastKey ?? rows.last?.key }
+    /// Rows the chunk held, unreadable ones included (a short chunk is the last one).
+    var scanned: Int { rows.count + unreadable.count }
+}
+
+extension VersionedReader {
+    /// A chunk of `scan` after `after`. When Postgres cannot render a row of it (a data
+    /// exception, class 22: e.g. a `json` value holding `\u0000`, which `to_jsonb` refuses), the
+    /// chunk's keys are read and its rows one by one: the others are returned (at the lowest of
+    /// their versions, a lower bound for all), the failing ones in `unreadable`.
+    func readChunk(_ scan: EntityScan, after: [String]?, rows: Int) throws -> VersionedRows {
+        do {
+            return try read(scan.chunkSelect(after: after, rows: rows))
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            let keys = try read(scan.chunkKeysSelect(after: after, rows: rows)).rows.map(\.key)
+            var chunk = VersionedRows(lsn: nil, rows: [])
+            for key in keys {
+                do {
+                    let one = try read(scan.select(keys: [key]))
+                    chunk.rows += one.rows
+                    if let lsn = one.lsn { chunk.lsn = min(chunk.lsn ?? lsn, lsn) }
+                } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+                    chunk.unreadable.append(key)
+                }
+            }
+            chunk.keysLastKey = keys.last
+            if chunk.lsn == nil { chunk.lsn = try read("SELECT '' WHERE false").lsn }
+            return chunk
+        }
+    }
 }
 
 /// One libpq connection reading row sets with a version. Blocking: call it from a Dispatch
