@@ -95,6 +95,19 @@ import Testing
         await harness.cleanUp()
     }
 
+    /// An entry whose key no row of the table can have (`abc` for an integer key) is counted as
+    /// unverified with a warning; the verify of everything else goes on.
+    @Test func anEntryKeyTheKeyTypeRefusesDoesNotStopVerify() async throws {
+        let harness = try await WarmHarness(rows: 10)
+        _ = try await harness.resync()
+        let epoch = try #require(try harness.worker.epoch())
+        let version = try #require(try harness.worker.checkpoint()).sortableString
+        _ = try harness.worker.redis().command(["HSET", "\(harness.namespace):item:abc", "lsn", version, "row", "{}", "epoch", epoch])
+        let counts = try await harness.verify()
+        #expect(counts.equal == 10 && counts.unverified == 1 && counts.stale == 0 && counts.deletedLive == 0, "\(counts)")
+        await harness.cleanUp()
+    }
+
     static func counts(_ output: String) -> CLIVerify.Counts? {
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("{") }) else { return nil }
         return (try? JSONDecoder().decode(CLIVerify.self, from: Data(line.utf8)))?.entities.first

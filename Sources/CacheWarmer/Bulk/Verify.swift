@@ -131,7 +131,9 @@ public final class Verify: Sendable {
         async let rowsPass = rowsToEntries(scan, commands: commands, fence: fence, reader: reader, redis: redis)
         async let entriesPass = entriesToRows(scan, commands: commands, fence: fence)
         var (counts, suspects) = try await rowsPass
-        suspects += try await entriesPass
+        let entries = try await entriesPass
+        suspects += entries.suspects
+        counts.unverified += entries.unverified
 
         // Differences seen while changes were in flight are read again once the reader and the
         // worker caught up with each other.
@@ -249,7 +251,7 @@ public final class Verify: Sendable {
     }
 
     /// Entries → rows: live entries of rows that no longer exist (a SCAN of the entity's keys).
-    private func entriesToRows(_ scan: EntityScan, commands: CacheCommands, fence: FenceKey) async throws -> [Suspect] {
+    private func entriesToRows(_ scan: EntityScan, commands: CacheCommands, fence: FenceKey) async throws -> (suspects: [Suspect], unverified: Int) {
         let reader = context.reader()
         let redis = try context.redis()
         defer { Task { await redis.close() } }
@@ -257,7 +259,8 @@ public final class Verify: Sendable {
         var suspects: [Suspect] = []
         var cursor = "0"
         var scanned = 0
-        var checking: Task<[Suspect], any Error>?
+        var checking: Task<([Suspect], Int), any Error>?
+        var unverified = 0
         defer { checking?.cancel() }
         repeat {
             let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "4000"])
@@ -273,16 +276,24 @@ public final class Verify: Sendable {
             scanned += keys.count
             // The database looks up one batch (and Redis the entries of its absent rows) while
             // Redis is scanned for the next.
-            if let checking { suspects += try await checking.value }
+            if let checking {
+                let (found, unparsed) = try await checking.value
+                suspects += found
+                unverified += unparsed
+            }
             checking = keys.isEmpty ? nil : Task { [self] in
                 let absent = try await withoutRow(keys, scan: scan, commands: commands, reader: reader)
-                let live = Set(try await liveEntries(absent.map(\.entry), fence: fence, commands: commands, redis: redis))
-                return absent.filter { live.contains($0.entry) }
+                let live = Set(try await liveEntries(absent.suspects.map(\.entry), fence: fence, commands: commands, redis: redis))
+                return (absent.suspects.filter { live.contains($0.entry) }, absent.unparsed)
             }
             if let sample = options.sample, scanned >= sample { break }
         } while cursor != "0"
-        if let checking { suspects += try await checking.value }
-        return suspects
+        if let checking {
+            let (found, unparsed) = try await checking.value
+            suspects += found
+            unverified += unparsed
+        }
+        return (suspects, unverified)
     }
 
     private enum Comparison { case equal, missing, different }
@@ -360,20 +371,40 @@ public final class Verify: Sendable {
     /// settled by ``recheck``). Rows come back with their key texts, which name the same entry as
     /// the text asked for when they are equal; only other texts (a type whose output differs from
     /// the key's text) are rendered as the worker renders keys.
-    private func withoutRow(_ keys: [(entry: String, key: [String])], scan: EntityScan, commands: CacheCommands, reader: VersionedReader) async throws -> [Suspect] {
-        let rows = try await offPool { try reader.read(scan.existing(keys: keys.map(\.key))) }
+    ///
+    /// An entry key whose text the key column's type refuses (`:item:abc` for an integer key)
+    /// names no row this table can have: it is found by halving the batch, logged, and counted
+    /// in `unparsed` instead of failing the verify.
+    private func withoutRow(
+        _ keys: [(entry: String, key: [String])], scan: EntityScan, commands: CacheCommands, reader: VersionedReader
+    ) async throws -> (suspects: [Suspect], unparsed: Int) {
+        let rows: VersionedRows
+        do {
+            rows = try await offPool { try reader.read(scan.existing(keys: keys.map(\.key))) }
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            guard keys.count > 1 else {
+                context.logger.warning("verify: an entry's key is not a value of the key column's type; not compared", metadata: [
+                    "entry": "\(keys.first?.entry ?? "")", "error": "\(error.message)",
+                ])
+                return ([], keys.count)
+            }
+            let half = keys.count / 2
+            let first = try await withoutRow(Array(keys[..<half]), scan: scan, commands: commands, reader: reader)
+            let second = try await withoutRow(Array(keys[half...]), scan: scan, commands: commands, reader: reader)
+            return (first.suspects + second.suspects, first.unparsed + second.unparsed)
+        }
         var asked = Set(keys.map(\.key))
         var rendered: Set<String> = []
         for row in rows.rows {
             if asked.remove(row.key) != nil { continue }
             if let entry = try? scan.entryKey(row.key, keys: commands.keys) { rendered.insert(entry) }
         }
-        return keys.filter { asked.contains($0.key) && !rendered.contains($0.entry) }.map { entry, key in
+        let suspects = keys.filter { asked.contains($0.key) && !rendered.contains($0.entry) }.map { entry, key in
             Suspect(key: key, entry: entry, lsn: rows.lsn ?? .zero, deleted: true)
         }
+        return (suspects, 0)
     }
 
-    /// Reads the suspects' rows and entries again; returns those still different.
     /// Reads the suspects' rows and entries again; returns those still different. A difference
     /// is evidence only when the row was read at or above the entry's version (else the entry may
     /// simply be newer than a lagging reader) and the worker's checkpoint passed that read: so the
