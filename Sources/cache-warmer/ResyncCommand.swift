@@ -137,15 +137,9 @@ func queryFill(_ reads: CacheReads) -> QueryFill {
     }
 }
 
-/// `status` lines for resyncs of the current epoch (`warming: order 120000 rows`); none when
-/// Redis cannot be read or nothing was resynced in this epoch.
-func resyncStatusRows(_ configuration: WorkerConfiguration?) async -> [(String, String)] {
-    guard let configuration, let text = configuration.redisURL, let url = try? RedisURL(text), let redis = try? RedisClient(url: url),
-        let namespace = try? CacheNamespace(configuration.namespace),
-        let epoch = try? CacheEpoch.parse(await redis.command(["GET", CacheKeys(namespace: namespace).epoch])),
-        let statuses = try? await ResyncStatus.read(configuration, redis: redis, epoch: epoch)
-    else { return [] }
-    await redis.close()
+/// `status` lines for resyncs of the current epoch (`warming: 120000 rows so far`); none when
+/// nothing was resynced in this epoch.
+func resyncStatusRows(_ statuses: [ResyncStatus]) -> [(String, String)] {
     return statuses.map { status in
         let text: String
         if status.done {

@@ -126,7 +126,7 @@ struct StatusCommand: AsyncParsableCommand {
                 ("redis checkpoint", report.redisCheckpoint ?? "none"),
                 ("cache epoch", report.epoch.map { "\($0)" } ?? "none"),
             ]
-            for (label, value) in rows + historyRows(report.history) + (await resyncStatusRows(try? common.load())) {
+            for (label, value) in rows + historyRows(report.history) + resyncStatusRows(report.resync) {
                 print("\(label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)")
             }
         }

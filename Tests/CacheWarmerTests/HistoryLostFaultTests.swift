@@ -15,8 +15,8 @@ import Testing
     @Test func aLostHistorySlotLeavesTheWorkerAloneAndReplayIsRefusedClearly() async throws {
         let server = try DedicatedPostgres.start()
         let owner = { (sql: String) throws -> QueryResult in try PostgresConnection(ConnectionString(server.url)).execute(sql) }
-        try owner("CREATE TABLE hist_item (id int PRIMARY KEY, note text)")
-        try owner("CREATE TABLE hist_filler (id serial PRIMARY KEY, pad text)")
+        _ = try owner("CREATE TABLE hist_item (id int PRIMARY KEY, note text)")
+        _ = try owner("CREATE TABLE hist_filler (id serial PRIMARY KEY, pad text)")
         let namespace = StackEnvironment.uniqueName("t").replacingOccurrences(of: "_", with: "-")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(namespace)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -55,7 +55,7 @@ import Testing
         let worker = Worker(configuration: configuration, logger: logger, acknowledged: { keeper.acknowledged($0) })
         let running = Task { try await worker.run() }
         let keeping = Task { try await keeper.run() }
-        try owner("INSERT INTO hist_item VALUES (1, 'before')")
+        _ = try owner("INSERT INTO hist_item VALUES (1, 'before')")
         #expect(try await eventually(within: 90) { cached(1) != nil })
         let beforeLoss = Date()
 
@@ -91,7 +91,7 @@ import Testing
         #expect(printed.output.contains("history wal_status   lost") && printed.output.contains("warning: history slot was invalidated"), "\(printed.output)")
 
         // The worker carries on.
-        try owner("UPDATE hist_item SET note = 'after the loss' WHERE id = 1")
+        _ = try owner("UPDATE hist_item SET note = 'after the loss' WHERE id = 1")
         #expect(try await eventually(within: 90) { cached(1)?.contains("after the loss") == true })
 
         // A replay of the lost window is refused (exit 3, the slot is lost) ...

@@ -99,6 +99,8 @@ import Testing
         #expect(try harness.worker.keys("q:by-label:*").count == 5, "the query was warmed: \(run.output)")
         let status = try await harness.cli(["status"])
         #expect(status.output.contains("failed after 0 rows") && status.output.contains("nosuch_column"), "\(status.output)")
+        let json = try await harness.cli(["status", "--json"])
+        #expect(json.output.contains(#""resync""#) && json.output.contains(#""entity" : "item""#) && json.output.contains("nosuch_column"), "\(json.output)")
         await harness.cleanUp()
     }
 }

@@ -37,6 +37,9 @@ public struct StatusReport: Sendable, Codable, Hashable {
     public var publicationProblem: String?
     /// The history window (`history:` configured), nil otherwise.
     public var history: HistoryStatus?
+    /// Resyncs and the warm-up of the current epoch, per entity (rows, done, why it failed);
+    /// empty when none ran in it.
+    public var resync: [ResyncStatus] = []
 
     /// Reads the state from the writer and Redis.
     public static func read(_ configuration: WorkerConfiguration) async throws -> StatusReport {
@@ -68,9 +71,14 @@ public struct StatusReport: Sendable, Codable, Hashable {
         }
         let keys = CacheKeys(namespace: try CacheNamespace(configuration.namespace))
         let commands = CacheCommands(keys: keys)
-        let replies = try await RedisClient(url: try RedisURL(redisText)).pipeline([commands.getCheckpoint, commands.getEpoch])
+        let redis = try RedisClient(url: try RedisURL(redisText))
+        let replies = try await redis.pipeline([commands.getCheckpoint, commands.getEpoch])
         report.redisCheckpoint = replies[0].text.flatMap { LSN(parsing: $0) }.map { "\($0)" }
         report.epoch = try CacheEpoch.parse(replies[1])
+        if let epoch = report.epoch {
+            report.resync = try await ResyncStatus.read(configuration, redis: redis, epoch: epoch)
+        }
+        await redis.close()
         report.history = try await HistoryStatus.read(configuration)
         return report
     }
