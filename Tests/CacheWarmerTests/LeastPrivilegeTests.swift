@@ -104,14 +104,7 @@ import Testing
         let slot = StackEnvironment.uniqueName("t_lp_slot")
         let namespace = StackEnvironment.uniqueName("t-lp").replacingOccurrences(of: "_", with: "-")
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("\(slot).yaml").path
-        try """
-            namespace: \(namespace)
-            slot: \(slot)
-            status_interval_s: 0.2
-            metrics_port: 0
-            entities:
-              order: { table: public."Order", key: [id] }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        try WorkerHarness.writeOrderConfiguration(namespace: namespace, slot: slot, to: config)
         let roles = try PostgresConnection(ConnectionString(workerURL)).execute(
             "SELECT rolname, rolsuper, rolreplication FROM pg_roles WHERE rolname IN ('cw_worker', 'cw_reader') ORDER BY rolname").rows
         #expect(roles.map { $0.compactMap { $0 } } == [["cw_reader", "f", "f"], ["cw_worker", "f", "t"]])

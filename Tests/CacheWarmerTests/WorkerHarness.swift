@@ -50,6 +50,12 @@ final class WorkerHarness: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(slot)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("worker.yaml").path
+        try Self.writeOrderConfiguration(namespace: namespace, slot: slot, to: path)
+        return (directory, path)
+    }
+
+    /// Writes a `cache-warmer` configuration caching "Order" by id on `slot` and `namespace`.
+    static func writeOrderConfiguration(namespace: String, slot: String, to path: String) throws {
         try """
             namespace: \(namespace)
             slot: \(slot)
@@ -58,7 +64,6 @@ final class WorkerHarness: Sendable {
             entities:
               order: { table: public."Order", key: [id] }
             """.write(toFile: path, atomically: true, encoding: .utf8)
-        return (directory, path)
     }
 
     func start(_ options: Worker.RunOptions = .init()) -> Task<Worker.Summary, any Error> {
